@@ -1,0 +1,34 @@
+"""Zephyr's message contracts: pydantic v2 models of every bus message and WebSocket frame."""
+
+from contracts.audit import AuditBatch, AuditEvent
+from contracts.base import Contract, envelope_headers, utcnow
+from contracts.live import PollStateChanged, TallyUpdated
+from contracts.participants import ParticipantJoined
+from contracts.polls import PollEvent, PollStatus, PollView
+from contracts.votes import Vote, VoteBatch
+
+BUS_CONTRACTS: tuple[type[Contract], ...] = (
+    VoteBatch,
+    TallyUpdated,
+    PollStateChanged,
+    PollEvent,
+    ParticipantJoined,
+    AuditBatch,
+)
+
+__all__ = [
+    "BUS_CONTRACTS",
+    "AuditBatch",
+    "AuditEvent",
+    "Contract",
+    "ParticipantJoined",
+    "PollEvent",
+    "PollStateChanged",
+    "PollStatus",
+    "PollView",
+    "TallyUpdated",
+    "Vote",
+    "VoteBatch",
+    "envelope_headers",
+    "utcnow",
+]
