@@ -1,0 +1,1 @@
+"""Shared runtime plumbing for Zephyr's services. Services import this; never each other."""

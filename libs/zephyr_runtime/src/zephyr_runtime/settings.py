@@ -1,0 +1,149 @@
+"""One settings loader for every service: env prefix, ZEPHYR_ fallbacks, *_FILE secrets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside development
+
+S = TypeVar("S", bound="ServiceSettings")
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """Reads `<PREFIX><FIELD>_FILE` (or `ZEPHYR_<FIELD>_FILE`): the value is the file's content."""
+
+    def __init__(self, settings_cls: type[BaseSettings], prefixes: tuple[str, ...]) -> None:
+        super().__init__(settings_cls)
+        self._prefixes = prefixes
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for prefix in self._prefixes:
+            path = os.environ.get(f"{prefix}{field_name}_FILE".upper())
+            if path:
+                return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, info in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(info, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service shares. Subclasses set `env_prefix`; `ZEPHYR_*` is the fallback."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", description="production refuses development-only secrets."
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ URL (vhost in the path).",
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/zephyr", description="PostgreSQL URL."
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL.")
+    redis_prefix: str = Field(
+        default="zephyr",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Every Redis key starts with it (one Redis can serve several deployments).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of the JSON logs on stderr."
+    )
+    log_ship_url: str | None = Field(
+        default=None,
+        pattern=r"^tcp://[^/:]+:\d+$",
+        description="tcp://host:port of a log collector; stderr keeps every line regardless.",
+    )
+    otel_exporter: Literal["none", "console", "file", "otlp"] = Field(
+        default="none", description="Where trace spans go (none: created, never exported)."
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP URL for `otlp`, a directory or .jsonl path for `file`.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP/WebSocket server binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP server.")
+    shutdown_grace_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="How long SIGTERM waits for in-flight work."
+    )
+    metrics_sample_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often gauges of the outside world (dependencies, queues, pools) refresh.",
+    )
+    instance_id: str = Field(
+        default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}",
+        description="Names this process in messages and logs (host-pid by default).",
+    )
+
+    @model_validator(mode="after")
+    def _urls(self) -> ServiceSettings:
+        if not self.amqp_url.startswith(("amqp://", "amqps://")):
+            raise ValueError("amqp_url must start with amqp:// or amqps://")
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url must start with postgresql://")
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis:// or rediss://")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        return (
+            init_settings,
+            env_settings,
+            FileSecretsSource(settings_cls, (prefix, "ZEPHYR_")),
+            EnvSettingsSource(settings_cls, env_prefix="ZEPHYR_"),
+        )
+
+    def asyncpg_dsn(self) -> str:
+        """The DSN for asyncpg (which does not accept SQLAlchemy's `+driver` suffix)."""
+        return self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def require_secret(value: str, name: str, environment: str) -> str:
+    """Refuse the built-in development secret outside development and tests."""
+    if environment == "production" and (value == DEV_SECRET or len(value) < 32):
+        raise ValueError(f"{name} must be set to a random value of at least 32 characters")
+    return value
+
+
+def load_settings(cls: type[S], **overrides: Any) -> S:
+    """Build settings; on invalid configuration exit with a readable message, not a traceback."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "")
+        lines = [f"invalid configuration for {cls.__module__.split('.')[0]}:"]
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(settings)"
+            lines.append(f"  {prefix}{field.upper()}: {err['msg']}")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
