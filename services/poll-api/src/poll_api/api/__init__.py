@@ -1,0 +1,1 @@
+"""poll-api's HTTP interface."""

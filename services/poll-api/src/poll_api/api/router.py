@@ -1,0 +1,14 @@
+"""All of poll-api's routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from poll_api.api.routes import health, join, pages, polls, results
+
+api_router = APIRouter()
+api_router.include_router(polls.router)
+api_router.include_router(results.router)
+api_router.include_router(health.router)
+api_router.include_router(join.router)
+api_router.include_router(pages.router)

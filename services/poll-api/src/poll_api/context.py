@@ -1,0 +1,122 @@
+"""Everything a running poll-api holds: connections, caches and background tasks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from poll_api.amqp_link import AmqpLink, RawConfirmedPublisher
+from poll_api.config import Settings
+from poll_api.db import make_engine, make_sessions
+from poll_api.ops_sampler import build_sampler
+from poll_api.reconciler import StateReconciler
+from poll_api.relay import OutboxRelay
+from poll_api.state_cache import PollStateCache
+from zephyr_runtime.health import run_checks
+from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.sampler import PeriodicSampler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: aioredis.Redis
+    keys: RedisKeys
+    state_cache: PollStateCache
+    amqp: AmqpLink
+    relay: OutboxRelay | None = None
+    reconciler: StateReconciler | None = None
+    publisher: RawConfirmedPublisher | None = field(default=None)
+    sampler: PeriodicSampler | None = None
+
+    @classmethod
+    async def start(cls, settings: Settings) -> AppContext:
+        """Open lazily-connecting clients and start the relay and reconciler.
+
+        Nothing here needs a dependency to be up: the service starts, reports 503 on
+        /health/ready and recovers by itself when the dependency comes back.
+        """
+        engine = make_engine(settings)
+        sessions = make_sessions(engine)
+        redis_client = aioredis.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        )
+        keys = RedisKeys(settings.redis_prefix)
+        state_cache = PollStateCache(redis_client, keys)
+        amqp = AmqpLink(settings.amqp_url, name=f"poll-api {settings.instance_id}")
+        ctx = cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            redis=redis_client,
+            keys=keys,
+            state_cache=state_cache,
+            amqp=amqp,
+        )
+        if settings.relay_enabled:
+            ctx.publisher = RawConfirmedPublisher(amqp)
+            ctx.relay = OutboxRelay(
+                sessions=sessions,
+                publisher=ctx.publisher,
+                state_cache=state_cache,
+                listen_dsn=settings.asyncpg_dsn(),
+                batch_size=settings.relay_batch_size,
+                poll_seconds=settings.relay_poll_seconds,
+                max_backoff_seconds=settings.relay_max_backoff_seconds,
+            )
+            ctx.relay.start()
+        ctx.reconciler = StateReconciler(
+            sessions=sessions,
+            state_cache=state_cache,
+            interval_seconds=settings.reconcile_interval_seconds,
+            window=timedelta(hours=settings.reconcile_window_hours),
+        )
+        ctx.reconciler.start()
+        ctx.sampler = build_sampler(engine, ctx.readiness, settings.metrics_sample_seconds)
+        ctx.sampler.start()
+        return ctx
+
+    async def stop(self) -> None:
+        grace = self.settings.shutdown_grace_seconds
+        if self.sampler is not None:
+            await self.sampler.stop()
+        if self.reconciler is not None:
+            await self.reconciler.stop()
+        if self.relay is not None:
+            await self.relay.stop(timeout=max(grace / 2, 0.5))
+        if self.publisher is not None:
+            await _quietly(self.publisher.close(), "AMQP channel")
+        await _quietly(self.amqp.close(), "AMQP connection")
+        await _quietly(self.redis.aclose(), "Redis client")
+        await _quietly(self.engine.dispose(), "database engine")
+
+    async def readiness(self) -> tuple[bool, dict[str, object]]:
+        async def postgres() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def redis() -> None:
+            await self.redis.ping()
+
+        return await run_checks({"postgres": postgres, "redis": redis, "rabbitmq": self.amqp.check})
+
+
+async def _quietly(closing: Awaitable[object], what: str) -> None:
+    try:
+        await closing
+    except Exception as exc:
+        log.warning("error while closing %s", what, extra={"error": repr(exc)})

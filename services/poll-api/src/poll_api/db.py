@@ -1,0 +1,27 @@
+"""The async SQLAlchemy engine and session factory (built at start-up, never at import)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from poll_api.config import Settings
+from zephyr_runtime.dbmetrics import instrument_sqlalchemy
+from zephyr_runtime.migrations import sqlalchemy_url
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    engine = create_async_engine(
+        sqlalchemy_url(settings.database_url),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=5,
+        pool_pre_ping=True,  # survive a Postgres restart without failing the first request
+        connect_args={"timeout": 5, "server_settings": {"application_name": "poll-api"}},
+    )
+    instrument_sqlalchemy(engine)  # zephyr_db_query_duration_seconds
+    return engine
+
+
+def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -1,0 +1,62 @@
+"""FastAPI dependencies as Annotated aliases, so a route reads like its signature."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from poll_api.context import AppContext
+from poll_api.crud import normalize_room_code
+from poll_api.real_ip import request_client_ip
+from poll_api.service import Caller
+from zephyr_runtime.jsonlog import correlation_id_var
+
+# auto_error=False: a missing token is answered (and audited) by the route, not by FastAPI.
+_bearer = HTTPBearer(
+    auto_error=False, description="The host token returned when the poll was created."
+)
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_room_code(room_code: str) -> str:
+    return normalize_room_code(room_code)
+
+
+RoomCodeDep = Annotated[str, Depends(get_room_code)]
+
+
+def get_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    token = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        token = credentials.credentials
+    return Caller(
+        correlation_id=correlation_id_var.get() or uuid.uuid4().hex,
+        client_ip=request_client_ip(request),  # X-Forwarded-For only from trusted proxies
+        bearer_token=token,
+    )
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -1,0 +1,14 @@
+"""Apply poll-api's database migrations: `poll-api migrate` or `python -m poll_api.migrate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zephyr_runtime import migrations
+
+VERSION_TABLE = "alembic_version_poll_api"
+SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+
+
+def upgrade(database_url: str) -> None:
+    migrations.upgrade(SCRIPT_LOCATION, database_url, VERSION_TABLE)

@@ -1,0 +1,106 @@
+"""HTTP rate limits: each request is classified, checked in Redis, and answered 429 if over.
+
+Rules (settings `rate_limit_*`): every request from one IP (`ip`); creating polls per IP
+(`create_ip`); reading a poll or its results per IP (`read_ip`); host actions per IP
+(`host_action_ip`) and per room (`host_action_room`). Health and metrics are never limited.
+Allowed answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` of the
+tightest rule; a 429 adds `Retry-After` and records a sampled `security.rate_limited` event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.polls import ROOM_CODE_PATTERN
+from poll_api.hardening_config import HardeningSettings
+from poll_api.problems import error_response
+from poll_api.real_ip import client_ip_of
+from zephyr_runtime.ratelimit import Check, Decision, RateLimiter
+
+_HOST_ACTION = re.compile(r"^/api/polls/([^/]+)/(open|close|reveal|reset)/?$")
+_READ = re.compile(r"^/api/polls/([^/]+)(/results(\.csv)?)?/?$")
+_ROOM = re.compile(ROOM_CODE_PATTERN)
+_UNLIMITED = ("/health/", "/metrics")
+
+
+def _room(raw: str) -> str:
+    code = raw.strip().upper()
+    return code if _ROOM.fullmatch(code) else "invalid"
+
+
+def classify(settings: HardeningSettings, method: str, path: str, ip: str) -> list[Check]:
+    """The rate-limit checks a request must pass."""
+    if path.startswith(_UNLIMITED):
+        return []
+    checks = [Check("ip", ip, settings.rule("ip"))]
+    if method == "POST" and path.rstrip("/") == "/api/polls":
+        checks.append(Check("create_ip", ip, settings.rule("create_ip")))
+    elif method == "POST" and (match := _HOST_ACTION.match(path)):
+        checks.append(Check("host_action_ip", ip, settings.rule("host_action_ip")))
+        room = _room(match.group(1))
+        checks.append(Check("host_action_room", room, settings.rule("host_action_room")))
+    elif method in ("GET", "HEAD") and _READ.match(path):
+        checks.append(Check("read_ip", ip, settings.rule("read_ip")))
+    return checks
+
+
+def rate_headers(decision: Decision) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(max(0, decision.remaining)),
+        "RateLimit-Reset": str(max(0, round(decision.reset_seconds))),
+    }
+
+
+OnLimited = Callable[[Scope, Decision], None]
+
+
+class RateLimitMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: HardeningSettings,
+        limiter: Callable[[], RateLimiter | None],
+        on_limited: OnLimited,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.limiter = limiter  # None until the lifespan has opened Redis
+        self.on_limited = on_limited
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = self.limiter()
+        if scope["type"] != "http" or limiter is None or not self.settings.rate_limit_enabled:
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip_of(scope) or "unknown"
+        checks = classify(self.settings, scope["method"], str(scope.get("path", "")), ip)
+        if not checks:
+            await self.app(scope, receive, send)
+            return
+        decision = await limiter.check(checks)
+        if not decision.allowed:
+            self.on_limited(scope, decision)
+            headers = {**rate_headers(decision), "Retry-After": decision.retry_after_header}
+            response = error_response(
+                429, f"too many requests; retry in {decision.retry_after_header} s", headers
+            )
+            await response(scope, receive, send)
+            return
+        if decision.degraded:
+            await self.app(scope, receive, send)
+            return
+        extra = rate_headers(decision)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,31 @@
+"""Room codes and host tokens: random from `secrets`, tokens stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from contracts.polls import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH
+
+HOST_TOKEN_BYTES = 32
+MAX_TOKEN_CHARS = 512  # longer bearer values are wrong tokens, never hashed at length
+
+
+def new_room_code() -> str:
+    return "".join(secrets.choice(ROOM_CODE_ALPHABET) for _ in range(ROOM_CODE_LENGTH))
+
+
+def new_host_token() -> str:
+    return secrets.token_urlsafe(HOST_TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented token with the stored hash."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return False
+    return hmac.compare_digest(hash_token(token), stored_hash)

@@ -1,0 +1,37 @@
+"""The reconciler rewrites missing or older Redis states of recently active polls."""
+
+from __future__ import annotations
+
+import httpx
+import redis.asyncio as aioredis
+
+from tests.poll_api.utils import bearer, create_poll, wait_for
+from tests.support.isolation import Resources
+from zephyr_runtime.keys import RedisKeys
+
+
+async def test_lost_or_stale_state_of_an_open_poll_is_rewritten(
+    client: httpx.AsyncClient, redis_client: aioredis.Redis, resources: Resources
+) -> None:
+    keys = RedisKeys(resources.redis_prefix)
+    created = await create_poll(client)
+    resp = await client.post(
+        f"/api/polls/{created['room_code']}/open", headers=bearer(created["host_token"])
+    )
+    assert resp.status_code == 200
+    state_key, room_key = keys.poll_state(created["id"]), keys.room(created["room_code"])
+
+    await redis_client.delete(state_key, room_key)  # as after a Redis restart
+
+    async def restored() -> dict[str, str] | None:
+        state: dict[str, str] = await redis_client.hgetall(state_key)
+        return state if state.get("state_version") == "2" else None
+
+    state = await wait_for(restored)
+    assert state["status"] == "open"
+    assert await redis_client.get(room_key) == created["id"]
+
+    # An older cached version is replaced too.
+    await redis_client.hset(state_key, mapping={"state_version": "1", "status": "draft"})
+    state = await wait_for(restored)
+    assert state["status"] == "open"

@@ -1,0 +1,92 @@
+"""Helpers for poll-api tests: a running app with an HTTP client, pollers and factories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+
+from poll_api.config import Settings
+from poll_api.main import create_app
+
+CLIENT_IP = "203.0.113.7"
+T = TypeVar("T")
+
+
+def app_settings(**overrides: Any) -> Settings:
+    """Settings from the session's ZEPHYR_* environment, with quick background loops."""
+    values: dict[str, Any] = {"relay_poll_seconds": 0.2, "reconcile_interval_seconds": 0.2}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan running (relay, reconciler) and an in-process HTTP client."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=(CLIENT_IP, 40000)
+        )
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://poll-api.test"
+        ) as client:
+            yield app, client
+
+
+async def create_poll(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"question": "Best colour?", "options": ["Red", "Green", "Blue"]}
+    payload.update(body)
+    resp = await client.post("/api/polls", json=payload)
+    assert resp.status_code == 201, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy (a convergence wait, not a timing check)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def outbox_rows(db: asyncpg.Connection, poll_id: str) -> list[dict[str, Any]]:
+    """Outbox rows about one poll (events, live state and audit), oldest first."""
+    rows = await db.fetch(
+        """
+        SELECT id, message_id, exchange, routing_key, message_type, body::text AS body,
+               headers::text AS headers, published_at, attempts
+        FROM outbox
+        WHERE body->'poll'->>'id' = $1 OR body->'events'->0->>'poll_id' = $1
+        ORDER BY id
+        """,
+        poll_id,
+    )
+    out = []
+    for row in rows:
+        item = dict(row)
+        item["body"] = json.loads(item["body"])
+        item["headers"] = json.loads(item["headers"])
+        out.append(item)
+    return out
+
+
+def audit_kinds(rows: list[dict[str, Any]]) -> list[str]:
+    return [e["kind"] for r in rows if "events" in r["body"] for e in r["body"]["events"]]
