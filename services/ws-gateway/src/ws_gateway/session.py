@@ -1,0 +1,377 @@
+"""One participant's connection: join, vote and ping frames in, replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from contracts import AuditBatch, AuditEvent, ParticipantJoined, utcnow
+from contracts.frames import (
+    CLIENT_FRAME_ADAPTER,
+    ErrorCode,
+    JoinedFrame,
+    JoinFrame,
+    PingFrame,
+    PollStateFrame,
+    PongFrame,
+    TallyFrame,
+    TallyView,
+    VoteFrame,
+)
+from contracts.topology import AUDIT_EXCHANGE, PARTICIPANTS_QUEUE, audit_routing_key
+from ws_gateway import metrics
+from ws_gateway.context import GatewayContext
+from ws_gateway.fanout import parse_tally_hash, tally_view
+from ws_gateway.rooms import PollEntry
+from ws_gateway.tokens import InvalidToken, issue_token, verify_token
+from ws_gateway.votes import BatcherClosed, Overloaded, PendingVote
+from ws_gateway.wire import error_frame, push, send
+
+log = logging.getLogger(__name__)
+
+SERVICE = "ws-gateway"
+RETRY_AFTER = 1.0
+_FRAME_TYPES = ("join", "vote", "ping")
+
+
+def describe_invalid_frame(exc: ValidationError) -> str:
+    """A short, user-facing reason for the first problem: no pydantic dump, no input echo."""
+    err = exc.errors(include_url=False, include_input=False, include_context=False)[0]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] in _FRAME_TYPES:
+        loc = loc[1:]
+    field = ".".join(loc)
+    kind = err["type"]
+    if kind == "json_invalid":
+        reason = "the frame is not valid JSON"
+    elif kind == "union_tag_not_found":
+        reason = "the frame needs a 'type' field"
+    elif kind == "union_tag_invalid":
+        reason = "unknown frame type (expected join, vote or ping)"
+    elif kind in {"model_attributes_type", "model_type", "dict_type"}:
+        reason = "the frame must be a JSON object"
+    elif kind == "extra_forbidden":
+        reason = f"unexpected field '{field}'"
+    elif kind == "missing":
+        reason = f"missing field '{field}'"
+    else:
+        reason = f"{field}: {err['msg']}" if field else str(err["msg"])
+    return reason[:200]
+
+
+class Session:
+    def __init__(
+        self,
+        ctx: GatewayContext,
+        ws: ServerConnection,
+        entry: PollEntry,
+        *,
+        correlation_id: str,
+        client_ip: str | None,
+    ) -> None:
+        self._ctx = ctx
+        self._ws = ws
+        self._entry = entry
+        self._correlation_id = correlation_id
+        self._client_ip = client_ip
+        self._holds_live_binding = False
+        self._in_flight = 0
+        self.participant_id: UUID | None = None
+        self.nickname: str | None = None
+
+    @property
+    def poll_id(self) -> UUID:
+        return self._entry.view.id
+
+    @property
+    def entry(self) -> PollEntry:
+        """The freshest known state of this session's poll."""
+        return self._ctx.rooms.get(self.poll_id) or self._entry
+
+    async def handle(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            metrics.FRAMES_IN.labels("binary").inc()
+            await self._error("invalid_frame", "binary frames are not supported; send JSON text")
+            return
+        try:
+            frame = CLIENT_FRAME_ADAPTER.validate_json(message)
+        except ValidationError as exc:
+            metrics.FRAMES_IN.labels("invalid").inc()
+            await self._error("invalid_frame", describe_invalid_frame(exc))
+            return
+        metrics.FRAMES_IN.labels(frame.type).inc()
+        if isinstance(frame, VoteFrame):
+            await self._vote(frame)
+        elif isinstance(frame, JoinFrame):
+            await self._join(frame)
+        elif isinstance(frame, PingFrame):
+            await send(self._ws, PongFrame())
+
+    async def close(self) -> None:
+        """The connection ended: leave the poll's audience (the nickname stays claimed)."""
+        if self.participant_id is not None:
+            self._ctx.fanout.remove(self.poll_id, self._ws)
+        if self._holds_live_binding:
+            self._holds_live_binding = False
+            await self._ctx.live.release(self.poll_id)
+
+    async def _error(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
+        if self._ctx.security is not None:  # bad input and limits become security events
+            self._ctx.security.note_error(
+                code,
+                message,
+                client_ip=self._client_ip,
+                correlation_id=self._correlation_id,
+                poll_id=self.poll_id,
+                participant_id=self.participant_id,
+            )
+        await send(self._ws, error_frame(code, message, retry_after))
+
+    # ---- vote ----------------------------------------------------------------------------
+
+    async def _vote(self, frame: VoteFrame) -> None:
+        code, message, retry_after = self._check_vote(frame)
+        if code is not None:
+            metrics.VOTES_REJECTED.labels(code).inc()
+            await self._error(code, message, retry_after)
+            return
+        assert self.participant_id is not None
+        guard = self._ctx.guard
+        refusal = guard.refuse_vote() if guard is not None else None
+        if refusal is None and self._ctx.security is not None:  # per participant and per IP
+            refusal = self._ctx.security.check_vote(
+                self._ws, client_ip=self._client_ip, participant_id=self.participant_id
+            )
+        if refusal is not None:
+            refused_code, refused_message, refused_after = refusal
+            metrics.VOTES_REJECTED.labels(refused_code).inc()
+            await self._error(refused_code, refused_message, refused_after)
+            return
+        pending = PendingVote(
+            poll_id=self.poll_id,
+            room_code=self.entry.view.room_code,
+            participant_id=self.participant_id,
+            option=frame.option,
+            client_vote_id=frame.client_vote_id,
+            reply=self._vote_reply,
+            correlation_id=self._correlation_id,
+        )
+        try:
+            self._ctx.batcher.submit(pending)
+        except Overloaded:
+            metrics.VOTES_REJECTED.labels("overloaded").inc()
+            await self._error("overloaded", "too many votes right now; retry", RETRY_AFTER)
+            return
+        except BatcherClosed:
+            metrics.VOTES_REJECTED.labels("unavailable").inc()
+            await self._error("unavailable", "the gateway is restarting; retry", RETRY_AFTER)
+            return
+        self._in_flight += 1
+        if guard is not None:  # counted until answered; the reply comes from the flusher task
+            pending.reply = guard.track(pending.reply)
+
+    def _check_vote(self, frame: VoteFrame) -> tuple[ErrorCode | None, str, float | None]:
+        if self.participant_id is None:
+            return "not_joined", "join the poll before voting", None
+        view = self.entry.view
+        if frame.option >= len(view.options):
+            return "invalid_option", f"option must be 0 to {len(view.options) - 1}", None
+        if not self.entry.is_open:
+            return "poll_closed", "the poll is not open for votes", None
+        if self._in_flight >= self._ctx.settings.max_votes_in_flight_per_connection:
+            return "rate_limited", "too many votes waiting; slow down", RETRY_AFTER
+        return None, "", None
+
+    def _vote_reply(self, frame: BaseModel) -> None:
+        self._in_flight -= 1
+        push(self._ws, frame)
+
+    # ---- join ----------------------------------------------------------------------------
+
+    async def _join(self, frame: JoinFrame) -> None:
+        if self.participant_id is not None:
+            await self._error("already_joined", "this connection has already joined")
+            return
+        if self._ctx.draining:
+            await self._error("unavailable", "the gateway is restarting; retry", RETRY_AFTER)
+            return
+        refusal = self._ctx.guard.refuse_join() if self._ctx.guard is not None else None
+        if refusal is None and self._ctx.security is not None:  # joins per IP and per poll
+            refusal = await self._ctx.security.check_join(
+                client_ip=self._client_ip, poll_id=self.poll_id
+            )
+        if refusal is not None:
+            await self._error(*refusal)
+            return
+        keys, redis = self._ctx.keys, self._ctx.redis
+        resumed = frame.resume_token is not None
+        try:
+            if frame.resume_token is not None:
+                try:
+                    identity = verify_token(
+                        self._ctx.settings.token_secret, frame.resume_token, self.poll_id
+                    )
+                except InvalidToken:
+                    await self._error("invalid_token", "the resume token is not valid here")
+                    return
+                participant_id, nickname = identity.participant_id, identity.nickname
+                # The signed token is the proof: it re-claims the nickname even after a loss.
+                await redis.hset(
+                    keys.nicknames(self.poll_id), nickname.casefold(), str(participant_id)
+                )
+            else:
+                participant_id, nickname = uuid.uuid4(), frame.nickname
+                claimed = await redis.hsetnx(
+                    keys.nicknames(self.poll_id), nickname.casefold(), str(participant_id)
+                )
+                if not claimed:
+                    await self._error("nickname_taken", "that nickname is taken in this poll")
+                    return
+        except RedisError as exc:
+            log.warning("join failed on redis", extra={"error": repr(exc)})
+            await self._error("unavailable", "cannot join right now; retry", RETRY_AFTER)
+            return
+        if not await self._announce_join(participant_id, nickname, resumed):
+            if not resumed:
+                await self._unclaim(nickname, participant_id)
+            await self._error("unavailable", "cannot join right now; retry", RETRY_AFTER)
+            return
+        try:
+            await self._enter(participant_id, nickname)
+        except ConnectionClosed:
+            raise
+        except Exception as exc:
+            log.warning("join failed", extra={"error": repr(exc)})
+            await self.close()
+            self.participant_id = None
+            await self._error("unavailable", "cannot join right now; retry", RETRY_AFTER)
+
+    async def _unclaim(self, nickname: str, participant_id: UUID) -> None:
+        key = self._ctx.keys.nicknames(self.poll_id)
+        try:
+            if await self._ctx.redis.hget(key, nickname.casefold()) == str(participant_id):
+                await self._ctx.redis.hdel(key, nickname.casefold())
+        except RedisError:
+            pass  # the resume token is not issued, so a stale claim only blocks the nickname
+
+    async def _announce_join(self, participant_id: UUID, nickname: str, resumed: bool) -> bool:
+        """ParticipantJoined must be confirmed; the audit event is best effort."""
+        joined_at = utcnow()
+        participant = ParticipantJoined(
+            poll_id=self.poll_id,
+            participant_id=participant_id,
+            nickname=nickname,
+            joined_at=joined_at,
+            resumed=resumed,
+        )
+        audit = AuditBatch(
+            events=[
+                AuditEvent(
+                    event_id=uuid.uuid4(),
+                    kind="participant.joined",
+                    service=SERVICE,
+                    occurred_at=joined_at,
+                    poll_id=self.poll_id,
+                    participant_id=participant_id,
+                    correlation_id=self._correlation_id,
+                    client_ip=self._client_ip,
+                    data={"nickname": nickname, "resumed": resumed},
+                )
+            ]
+        )
+        publisher = self._ctx.publisher
+        results = await asyncio.gather(
+            publisher.publish(
+                participant,
+                exchange="",
+                routing_key=PARTICIPANTS_QUEUE,
+                correlation_id=self._correlation_id,
+            ),
+            publisher.publish(
+                audit,
+                exchange=AUDIT_EXCHANGE,
+                routing_key=audit_routing_key(SERVICE),
+                correlation_id=self._correlation_id,
+            ),
+            return_exceptions=True,
+        )
+        for name, result in zip(("participant", "audit"), results, strict=True):
+            if isinstance(result, BaseException):
+                # "message" is a reserved LogRecord attribute: using it raised KeyError here.
+                log.warning("join publish failed", extra={"published": name, "error": repr(result)})
+        return not isinstance(results[0], BaseException)
+
+    async def _enter(self, participant_id: UUID, nickname: str) -> None:
+        """Bind the poll's live updates, then send `joined` with the state as of now."""
+        ctx = self._ctx
+        await ctx.live.acquire(self.poll_id)
+        self._holds_live_binding = True
+        # Re-read after binding: a change between the connect and the binding is not lost.
+        try:
+            entry = await ctx.rooms.reload(self.poll_id) or self.entry
+        except RedisError:
+            entry = self.entry
+        tally, my_vote = await self._snapshot(entry, participant_id)
+        token = issue_token(ctx.settings.token_secret, self.poll_id, participant_id, nickname)
+        await send(
+            self._ws,
+            JoinedFrame(
+                participant_id=participant_id,
+                nickname=nickname,
+                resume_token=token,
+                poll=entry.view,
+                tally=tally,
+                my_vote=my_vote,
+            ),
+        )
+        self.participant_id, self.nickname = participant_id, nickname
+        ctx.fanout.add(self.poll_id, self._ws)
+        await self._catch_up(entry, tally)
+
+    async def _snapshot(
+        self, entry: PollEntry, participant_id: UUID
+    ) -> tuple[TallyView | None, int | None]:
+        keys = self._ctx.keys
+        async with self._ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.tally(self.poll_id))
+            pipe.hget(keys.my_votes(self.poll_id), str(participant_id))
+            raw_tally, raw_vote = await pipe.execute()
+        view = entry.view
+        tally = parse_tally_hash(self.poll_id, raw_tally or {})
+        if tally is not None:
+            self._ctx.fanout.offer_tally(tally)
+        tally = self._ctx.fanout.latest_tally(self.poll_id) or tally
+        visible = None
+        if tally is not None and tally.epoch == view.epoch and not entry.results_hidden:
+            visible = tally_view(tally)
+        my_vote = None
+        if raw_vote:
+            epoch, _, option = str(raw_vote).partition(":")
+            if epoch.isdigit() and option.isdigit() and int(epoch) == view.epoch:
+                my_vote = int(option)
+        return visible, my_vote
+
+    async def _catch_up(self, sent: PollEntry, sent_tally: TallyView | None) -> None:
+        """Send what changed while `joined` was being prepared (before we were in the audience)."""
+        current = self.entry
+        if current.state_version > sent.state_version:
+            view = current.view
+            await send(
+                self._ws,
+                PollStateFrame(status=view.status, revealed=view.revealed, epoch=view.epoch),
+            )
+        latest = self._ctx.fanout.latest_tally(self.poll_id)
+        if (
+            latest is not None
+            and latest.epoch == current.view.epoch
+            and not current.results_hidden
+            and (sent_tally is None or latest.version > sent_tally.version)
+        ):
+            await send(self._ws, TallyFrame(**tally_view(latest).model_dump()))

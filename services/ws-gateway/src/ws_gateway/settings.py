@@ -1,0 +1,57 @@
+"""ws-gateway configuration: `WS_GATEWAY_<FIELD>`, then `ZEPHYR_<FIELD>`."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from contracts.votes import MAX_VOTES_PER_BATCH
+from ws_gateway.security_config import GatewaySecuritySettings
+from zephyr_runtime.settings import DEV_SECRET, require_secret
+
+
+class Settings(GatewaySecuritySettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WS_GATEWAY_", extra="ignore", validate_default=True
+    )
+
+    port: int = Field(default=8001, ge=0, le=65535)
+    poll_api_url: str = "http://127.0.0.1:8000"
+    poll_api_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # Signs resume tokens; every gateway replica must share it.
+    token_secret: str = DEV_SECRET
+
+    vote_batch_max: int = Field(default=500, ge=1, le=MAX_VOTES_PER_BATCH)
+    vote_batch_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    max_pending_votes: int = Field(default=20_000, ge=1)
+    # Votes one connection may have waiting for their confirm before it is rate limited.
+    max_votes_in_flight_per_connection: int = Field(default=64, ge=1)
+    publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    # Load shedding and circuit breakers (ws_gateway.guard; docs/reliability.md).
+    shed_votes_backlog: int = Field(default=20_000, ge=1, description="votes queue messages")
+    shed_votes_in_flight: int = Field(default=20_000, ge=1)
+    guard_sample_ms: int = Field(default=500, ge=50, le=60_000)
+    breaker_failures: int = Field(default=2, ge=1, le=100)
+    breaker_reset_seconds: float = Field(default=1.0, gt=0, le=300)
+
+    tally_interval_ms: int = Field(default=100, ge=10, le=10_000)
+    # Tally frames per second one process may push (adaptive interval; docs/performance.md).
+    tally_frame_budget: int = Field(default=20_000, ge=100)
+    # VoteBatches waiting for their confirm at once (ws_gateway.pipeline); 1 = one at a time.
+    vote_publish_depth: int = Field(default=4, ge=1, le=64)
+    # Redis connections per process; a join storm waits for one instead of failing.
+    redis_max_connections: int = Field(default=64, ge=2, le=10_000)
+
+    ping_interval: float = Field(default=20.0, gt=0)
+    ping_timeout: float = Field(default=20.0, gt=0)
+    idle_timeout_seconds: float = Field(default=600.0, gt=0)
+    max_connections: int = Field(default=20_000, ge=1)
+
+    @model_validator(mode="after")
+    def _secret(self) -> Settings:
+        require_secret(self.token_secret, "WS_GATEWAY_TOKEN_SECRET", self.environment)
+        if not self.poll_api_url.startswith(("http://", "https://")):
+            raise ValueError("poll_api_url must start with http:// or https://")
+        return self

@@ -1,0 +1,276 @@
+"""Connecting and joining: identity, resume tokens, nicknames, bad frames, unknown rooms."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from aio_pika.abc import AbstractIncomingMessage
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from contracts import AuditBatch, ParticipantJoined, PollView
+from contracts.frames import MAX_FRAME_BYTES
+from contracts.topology import AUDIT_QUEUE, PARTICIPANTS_QUEUE
+from tests.support.isolation import Resources
+from tests.ws_gateway.conftest import (
+    PollApiStub,
+    client,
+    join,
+    recv,
+    request,
+    seed_poll,
+    send,
+    take_messages,
+    vote_reader,
+    write_tally,
+    ws_url,
+)
+from ws_gateway.app import Gateway
+from ws_gateway.tokens import issue_token
+from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.settings import DEV_SECRET
+
+
+async def test_join_returns_identity_token_and_poll(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code.lower()) as ws:  # room codes are case-blind
+        joined = await join(ws, "  Ann  ")
+    assert joined["type"] == "joined"
+    assert joined["nickname"] == "Ann"
+    assert PollView.model_validate(joined["poll"]) == view
+    assert joined["tally"] is None
+    assert joined["my_vote"] is None
+    participant_id = uuid.UUID(joined["participant_id"])
+    assert joined["resume_token"]
+    claimed = await redis_client.hget(keys.nicknames(view.id), "ann")
+    assert claimed == str(participant_id)
+
+
+async def test_resume_restores_identity_tally_and_my_vote(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view, _ = await seed_poll(redis_client, keys, epoch=2)
+    async with vote_reader(resources, [view.id]) as reader:
+        async with client(gateway, view.room_code) as ws:
+            first = await join(ws, "Ann")
+            accepted = await request(ws, {"type": "vote", "option": 1})
+            assert accepted["type"] == "vote_accepted"
+        await reader.wait_for_votes(1)
+    await write_tally(redis_client, keys, view.id, [0, 1, 0], epoch=2, version=7)
+    # Even after Redis forgot the nickname, the signed token re-claims it.
+    await redis_client.delete(keys.nicknames(view.id))
+
+    async with client(gateway, view.room_code) as ws:
+        again = await join(ws, "someone else entirely", resume_token=first["resume_token"])
+    assert again["type"] == "joined"
+    assert again["participant_id"] == first["participant_id"]
+    assert again["nickname"] == "Ann"
+    assert again["tally"] == {"counts": [0, 1, 0], "total": 1, "version": 7}
+    assert again["my_vote"] == 1
+    assert await redis_client.hget(keys.nicknames(view.id), "ann") == first["participant_id"]
+
+
+async def test_tally_and_my_vote_of_an_older_epoch_are_not_shown(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys, epoch=3)
+    person = uuid.uuid4()
+    await write_tally(redis_client, keys, view.id, [4, 0, 0], epoch=2, version=9)
+    await redis_client.hset(keys.my_votes(view.id), str(person), "2:0")
+    token = issue_token(DEV_SECRET, view.id, person, "Bea")
+    async with client(gateway, view.room_code) as ws:
+        joined = await join(ws, "Bea", resume_token=token)
+    assert joined["participant_id"] == str(person)
+    assert joined["tally"] is None
+    assert joined["my_vote"] is None
+
+
+async def test_hidden_results_are_not_in_joined(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys, hide_results_until_reveal=True)
+    await write_tally(redis_client, keys, view.id, [1, 2, 3], epoch=0, version=3)
+    async with client(gateway, view.room_code) as ws:
+        joined = await join(ws, "Cy")
+    assert joined["tally"] is None
+
+
+async def test_nicknames_are_unique_case_insensitively(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code) as first, client(gateway, view.room_code) as second:
+        assert (await join(first, "Ann"))["type"] == "joined"
+        taken = await join(second, "ANN")
+        assert taken["type"] == "error"
+        assert taken["code"] == "nickname_taken"
+        # The connection stays usable: another nickname works.
+        assert (await join(second, "Annie"))["type"] == "joined"
+
+
+async def test_token_for_another_poll_or_forged_is_refused(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    one, _ = await seed_poll(redis_client, keys)
+    other, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, one.room_code) as ws:
+        token = (await join(ws, "Dee"))["resume_token"]
+    async with client(gateway, other.room_code) as ws:
+        refused = await join(ws, "Dee", resume_token=token)
+        assert refused["type"] == "error"
+        assert refused["code"] == "invalid_token"
+        forged = await join(ws, "Dee", resume_token=token[:-4] + "AAAA")
+        assert forged["code"] == "invalid_token"
+        # Not joined, but still connected: a fresh join works.
+        assert (await join(ws, "Dee"))["type"] == "joined"
+
+
+async def test_second_join_and_vote_before_join_are_refused(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code) as ws:
+        early = await request(ws, {"type": "vote", "option": 0})
+        assert early["type"] == "error"
+        assert early["code"] == "not_joined"
+        assert (await join(ws, "Eve"))["type"] == "joined"
+        twice = await join(ws, "Eve2")
+        assert twice["code"] == "already_joined"
+        assert (await request(ws, {"type": "ping"})) == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    ("frame", "fragment"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"type": "ping", "extra": 1}', "unexpected field 'extra'"),
+        ('{"type": "vote", "option": "1"}', "option"),
+        ('{"type": "vote", "option": true}', "option"),
+        ('{"type": "vote"}', "missing field 'option'"),
+        ('{"type": "dance"}', "unknown frame type"),
+        ('{"option": 1}', "'type'"),
+        ("[1, 2]", "JSON object"),
+        ('{"type": "join", "nickname": "\\u200b"}', "nickname"),
+        ('{"type": "vote", "option": 1, "client_vote_id": "bad id!"}', "client_vote_id"),
+    ],
+)
+async def test_invalid_frames_get_a_short_error_and_the_connection_stays(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, frame: str, fragment: str
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code) as ws:
+        await ws.send(frame)
+        error = await recv(ws)
+        assert error["type"] == "error"
+        assert error["code"] == "invalid_frame"
+        assert fragment in error["message"]
+        assert len(error["message"]) <= 200
+        assert "Traceback" not in error["message"]
+        assert "pydantic" not in error["message"]
+        assert (await request(ws, {"type": "ping"})) == {"type": "pong"}
+
+
+async def test_binary_frames_are_invalid(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code) as ws:
+        await ws.send(b'{"type": "ping"}')
+        error = await recv(ws)
+        assert error["code"] == "invalid_frame"
+        await send(ws, {"type": "ping"})
+        assert (await recv(ws))["type"] == "pong"
+
+
+async def test_unknown_room_gets_unknown_poll_and_4404(
+    start_gateway, poll_api: PollApiStub
+) -> None:
+    async with start_gateway(poll_api_url=poll_api.url) as gw:
+        for code in ("ZZZZZZ", "not-a-code", "ABCDE1"):
+            async with connect(ws_url(gw, code), proxy=None) as ws:
+                error = await recv(ws)
+                assert error["type"] == "error"
+                assert error["code"] == "unknown_poll"
+                with pytest.raises(ConnectionClosed):
+                    await recv(ws)
+                assert ws.close_code == 4404
+    # Only the well-formed code needed poll-api's word.
+    assert poll_api.requests == ["/api/polls/ZZZZZZ"]
+
+
+async def test_cache_miss_reads_through_poll_api(
+    start_gateway, poll_api: PollApiStub, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, version = await seed_poll(redis_client, keys, write_room=False)
+    await redis_client.delete(keys.poll_state(view.id))
+    poll_api.polls[view.room_code] = (view, version)
+    async with start_gateway(poll_api_url=poll_api.url) as gw, client(gw, view.room_code) as ws:
+        joined = await join(ws, "Fay")
+    assert joined["type"] == "joined"
+    assert PollView.model_validate(joined["poll"]) == view
+    assert poll_api.requests == [f"/api/polls/{view.room_code}"]
+
+
+async def test_poll_api_unreachable_closes_with_1013(gateway: Gateway) -> None:
+    async with connect(ws_url(gateway, "YYYYYY"), proxy=None) as ws:
+        error = await recv(ws)
+        assert error["code"] == "unavailable"
+        assert error["retry_after"] > 0
+        with pytest.raises(ConnectionClosed):
+            await recv(ws)
+        assert ws.close_code == 1013
+
+
+async def test_joins_publish_participant_and_audit_messages(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code) as ws:
+        first = await join(ws, "Gus")
+    async with client(gateway, view.room_code) as ws:
+        await join(ws, "x", resume_token=first["resume_token"])
+
+    def ours(message: AbstractIncomingMessage) -> bool:
+        return str(view.id) in message.body.decode()
+
+    # Both were confirmed before `joined` was sent, so they are in their queues now.
+    joined = await take_messages(resources, PARTICIPANTS_QUEUE, ours)
+    assert [m.type for m in joined] == [ParticipantJoined.message_type()] * 2
+    events = [ParticipantJoined.model_validate_json(m.body) for m in joined]
+    assert [(e.nickname, e.resumed) for e in events] == [("Gus", False), ("Gus", True)]
+    assert {str(e.participant_id) for e in events} == {first["participant_id"]}
+
+    audited = await take_messages(resources, AUDIT_QUEUE, ours)
+    batches = [AuditBatch.model_validate_json(m.body) for m in audited]
+    kinds = [(e.kind, e.service, e.data["resumed"]) for b in batches for e in b.events]
+    assert kinds == [
+        ("participant.joined", "ws-gateway", False),
+        ("participant.joined", "ws-gateway", True),
+    ]
+    assert all(e.client_ip == "127.0.0.1" for b in batches for e in b.events)
+
+
+async def test_idle_connections_are_closed(
+    start_gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with start_gateway(idle_timeout_seconds=0.3) as gw, client(gw, view.room_code) as ws:
+        with pytest.raises(ConnectionClosed):
+            await recv(ws)
+        assert ws.close_code == 1000
+        assert ws.close_reason == "idle timeout"
+
+
+async def test_oversized_frames_close_with_1009(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys)
+    async with client(gateway, view.room_code) as ws:
+        await ws.send('{"type": "join", "nickname": "' + "a" * MAX_FRAME_BYTES + '"}')
+        with pytest.raises(ConnectionClosed):
+            await recv(ws)
+        assert ws.close_code == 1009
