@@ -1,0 +1,1 @@
+"""Zephyr vote-worker: records votes in batches, keeps tallies, publishes them."""

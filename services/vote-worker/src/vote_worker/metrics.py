@@ -1,0 +1,45 @@
+"""vote-worker's Prometheus metrics, on the process's one default registry."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+VOTES_RECORDED = Counter("zephyr_vote_worker_votes_recorded_total", "Votes stored as new ballots.")
+VOTES_REJECTED = Counter(
+    "zephyr_vote_worker_votes_rejected_total", "Votes rejected, by reason.", ["reason"]
+)
+VOTES_DUPLICATE = Counter(
+    "zephyr_vote_worker_votes_duplicate_total",
+    "Valid votes whose vote_id was already stored (redeliveries and duplicates).",
+)
+BATCHES_FLUSHED = Counter("zephyr_vote_worker_batches_flushed_total", "Vote batches flushed.")
+BATCH_SIZE = Histogram(
+    "zephyr_vote_worker_batch_size_votes",
+    "Votes per flushed batch.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000),
+)
+FLUSH_SECONDS = Histogram(
+    "zephyr_vote_worker_flush_seconds",
+    "Time to flush one batch: record, cache, publish, ack (retries included).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+FLUSH_RETRIES = Counter(
+    "zephyr_vote_worker_flush_retries_total", "Failed flush steps that were retried.", ["step"]
+)
+PENDING_VOTES = Gauge("zephyr_vote_worker_pending_votes", "Votes waiting for the next flush.")
+MESSAGES_CONSUMED = Counter(
+    "zephyr_vote_worker_messages_consumed_total", "Messages received, by queue.", ["queue"]
+)
+MESSAGES_ACKED = Counter(
+    "zephyr_vote_worker_messages_acked_total", "Messages acknowledged, by queue.", ["queue"]
+)
+MESSAGES_REJECTED = Counter(
+    "zephyr_vote_worker_messages_rejected_total",
+    "Messages rejected without requeue (dead-lettered), by queue.",
+    ["queue"],
+)
+DB_ERRORS = Counter("zephyr_vote_worker_db_errors_total", "Failed Postgres operations.")
+TALLIES_RECONCILED = Counter(
+    "zephyr_vote_worker_tallies_reconciled_total",
+    "Redis tallies the reconciler found missing or stale and rewrote.",
+)

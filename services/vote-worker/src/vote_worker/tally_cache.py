@@ -1,0 +1,62 @@
+"""The Redis copy of each tally: written only when its version is newer than what is there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+import redis.asyncio as aioredis
+
+from vote_worker.record import TallySnapshot
+from zephyr_runtime.keys import RedisKeys
+
+# KEYS[1] tally hash; ARGV: version, epoch, counts (JSON), total, ttl seconds.
+# Returns 1 when written, 0 when Redis already held this version or a newer one.
+_WRITE_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if current and tonumber(current) >= tonumber(ARGV[1]) then
+    return 0
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'epoch', ARGV[2], 'counts', ARGV[3],
+           'total', ARGV[4])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+return 1
+"""
+
+
+class TallyCache:
+    def __init__(self, client: aioredis.Redis, keys: RedisKeys, ttl_seconds: int) -> None:
+        self._client = client
+        self._keys = keys
+        self._ttl = ttl_seconds
+        self._script = client.register_script(_WRITE_IF_NEWER)
+
+    async def write(self, tallies: Sequence[TallySnapshot]) -> list[bool]:
+        """Write each tally if newer, in one round trip; True where Redis took it."""
+        if not tallies:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for tally in tallies:
+                await self._script(
+                    keys=[self._keys.tally(tally.poll_id)],
+                    args=[
+                        tally.version,
+                        tally.epoch,
+                        orjson.dumps(list(tally.counts)),
+                        tally.total,
+                        self._ttl,
+                    ],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return [bool(int(r)) for r in results]
+
+    async def versions(self, tallies: Sequence[TallySnapshot]) -> list[int | None]:
+        """The version Redis holds for each poll (None when the key is missing)."""
+        if not tallies:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for tally in tallies:
+                pipe.hget(self._keys.tally(tally.poll_id), "version")
+            results = await pipe.execute()
+        return [None if r is None else int(r) for r in results]

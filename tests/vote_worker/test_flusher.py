@@ -1,0 +1,136 @@
+"""The flusher under failures: retried without nacking, acked once; bad data dead-letters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+
+from contracts import Vote
+from tests.support.isolation import Resources
+from tests.vote_worker.factories import batch, create_poll, group_by, vote
+from vote_worker.batcher import Accumulator, Delivery
+from vote_worker.flusher import VoteFlusher
+from vote_worker.outbound import Outbound
+from vote_worker.record import RecordResult
+from vote_worker.tally_cache import TallyCache
+from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
+from zephyr_runtime.keys import RedisKeys
+
+
+class RecordingMessage:
+    def __init__(self) -> None:
+        self.message_id = f"test-{uuid.uuid4()}"
+        self.headers: dict[str, object] = {}
+        self.acks = 0
+        self.rejects: list[bool] = []
+
+    async def ack(self) -> None:
+        self.acks += 1
+
+    async def reject(self, requeue: bool = False) -> None:
+        self.rejects.append(requeue)
+
+
+class FlakyPool:
+    """Postgres is unreachable for the first `failures` acquisitions."""
+
+    def __init__(self, pool: asyncpg.Pool, failures: int) -> None:
+        self._pool = pool
+        self.failures = failures
+
+    def acquire(self):
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionRefusedError("postgres is down")
+        return self._pool.acquire()
+
+
+class FlakyCache(TallyCache):
+    failures = 2
+
+    async def write(self, tallies):
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("redis is down")
+        return await super().write(tallies)
+
+
+@pytest.fixture
+async def parts(resources: Resources) -> AsyncIterator[tuple]:
+    pool = await asyncpg.create_pool(resources.database_url, min_size=1, max_size=2)
+    redis = aioredis.from_url(resources.redis_url)
+    connection = await connect(resources.amqp_url, name="vote-worker flusher test")
+    channel = await connection.channel()
+    await declare_topology(channel)
+    await channel.close()
+    outbound = Outbound(ConfirmedPublisher(connection))
+    try:
+        yield pool, redis, outbound
+    finally:
+        await connection.close()
+        await redis.aclose()
+        await pool.close()
+
+
+def _delivery(*votes: Vote) -> Delivery:
+    return Delivery(batch(*votes), RecordingMessage(), "flusher-test")
+
+
+def _retries(step: str) -> float:
+    value = REGISTRY.get_sample_value("zephyr_vote_worker_flush_retries_total", {"step": step})
+    return value or 0.0
+
+
+async def test_failures_are_retried_and_messages_acked_once(
+    parts: tuple, db: asyncpg.Connection, resources: Resources
+) -> None:
+    pool, redis, outbound = parts
+    poll = await create_poll(db)
+    cache = FlakyCache(redis, RedisKeys(resources.redis_prefix), 3600)
+    flaky = FlakyPool(pool, failures=3)
+    flusher = VoteFlusher(flaky, cache, outbound, Accumulator(10, 0))  # type: ignore[arg-type]
+    deliveries = [_delivery(vote(poll, uuid.uuid4(), i, seq=1)) for i in range(3)]
+    record_retries, cache_retries = _retries("record"), _retries("cache")
+
+    await flusher.flush(deliveries)
+
+    assert await group_by(db, poll, 3) == [1, 1, 1]
+    assert [d.message.acks for d in deliveries] == [1, 1, 1]
+    assert all(d.message.rejects == [] for d in deliveries)
+    assert _retries("record") == record_retries + 3
+    assert _retries("cache") == cache_retries + 2
+    cached = await redis.hgetall(RedisKeys(resources.redis_prefix).tally(poll))
+    assert cached[b"total"] == b"3"
+
+
+class RefusesOneVote(VoteFlusher):
+    """Postgres refuses any batch holding the poisoned vote (as it would out-of-range data)."""
+
+    poisoned: uuid.UUID
+
+    async def _record(self, votes: list[Vote]) -> RecordResult:
+        if any(v.vote_id == self.poisoned for v in votes):
+            raise asyncpg.DataError("value out of range")
+        return await super()._record(votes)
+
+
+async def test_data_postgres_refuses_dead_letters_only_its_message(
+    parts: tuple, db: asyncpg.Connection, resources: Resources
+) -> None:
+    pool, redis, outbound = parts
+    poll = await create_poll(db)
+    cache = TallyCache(redis, RedisKeys(resources.redis_prefix), 3600)
+    flusher = RefusesOneVote(pool, cache, outbound, Accumulator(10, 0))
+    good, bad, other = (_delivery(vote(poll, uuid.uuid4(), i, seq=1)) for i in range(3))
+    flusher.poisoned = bad.batch.votes[0].vote_id
+
+    await flusher.flush([good, bad, other])
+
+    assert await group_by(db, poll, 3) == [1, 0, 1]
+    assert (good.message.acks, other.message.acks, bad.message.acks) == (1, 1, 0)
+    assert bad.message.rejects == [False]
