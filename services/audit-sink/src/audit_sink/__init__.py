@@ -1,0 +1,1 @@
+"""Zephyr audit-sink."""

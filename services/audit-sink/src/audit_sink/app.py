@@ -1,0 +1,99 @@
+"""Wiring: the broker, the consumer, the batcher, the store and the HTTP routes in one app.
+
+Start-up (in order): open the Postgres pool, declare the topology, start the batcher, then
+FastStream starts consuming. Shutdown (uvicorn's lifespan, on SIGTERM or SIGINT): stop consuming,
+flush and ack what is pending, then FastStream closes the broker connection, then the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.asgi import AsgiFastStream
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.schemas import Channel
+
+from audit_sink.batcher import AuditBatcher
+from audit_sink.consumer import subscribe_audit_queue
+from audit_sink.routes import http_routes
+from audit_sink.settings import Settings
+from audit_sink.store import AuditStore
+from zephyr_runtime import amqp
+from zephyr_runtime.health import run_checks
+from zephyr_runtime.opsmetrics import sample_memory_limit
+from zephyr_runtime.sampler import PeriodicSampler
+
+log = logging.getLogger(__name__)
+
+SERVICE = "audit-sink"
+
+
+def build_app(settings: Settings) -> AsgiFastStream:
+    store = AuditStore(settings.asyncpg_dsn(), max_size=settings.db_pool_max_size)
+    batcher = AuditBatcher(
+        store,
+        max_events=settings.batch_max_events,
+        max_wait=settings.batch_max_wait_ms / 1000,
+        retry_base=settings.retry_base_seconds,
+        retry_cap=settings.retry_max_seconds,
+    )
+    broker = RabbitBroker(
+        settings.amqp_url,
+        default_channel=Channel(prefetch_count=settings.prefetch),
+        graceful_timeout=settings.shutdown_grace_seconds,
+        logger=logging.getLogger("audit_sink.faststream"),
+        # FastStream logs every message at this level: keep it out of INFO.
+        log_level=logging.DEBUG,
+    )
+    subscriber = subscribe_audit_queue(broker, batcher)
+
+    async def dependencies() -> None:
+        # Keeps zephyr_dependency_up fresh between readiness probes.
+        await run_checks({"postgres": store.ping, "rabbitmq": rabbitmq_ready})
+
+    sampler = PeriodicSampler(
+        [dependencies, store.record_pool_use, sample_memory_limit],
+        interval=settings.metrics_sample_seconds,
+    )
+
+    async def rabbitmq_ready() -> None:
+        if not await broker.ping(timeout=1.0):
+            raise ConnectionError("not connected to RabbitMQ")
+        if not subscriber.running:
+            raise RuntimeError("not consuming the audit queue")
+
+    async def open_resources() -> None:
+        await store.open()
+        connection = await amqp.connect(settings.amqp_url, name=f"{SERVICE}-topology")
+        try:
+            await amqp.declare_topology(await connection.channel())
+        finally:
+            await connection.close()
+        batcher.start()
+        sampler.start()
+
+    async def log_started() -> None:
+        log.info("audit-sink consuming", extra={"port": settings.port})
+
+    async def close_resources() -> None:
+        await sampler.stop()
+        await store.close()
+
+    async def drain() -> None:
+        await subscriber.stop()
+        log.info(
+            "audit-sink stopped consuming; storing what is pending",
+            extra={"pending_events": batcher.pending_events},
+        )
+        # Leave a second of the grace period for closing the connections.
+        await batcher.close(timeout=max(0.5, settings.shutdown_grace_seconds - 1.0))
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=http_routes({"postgres": store.ping, "rabbitmq": rabbitmq_ready}),
+        logger=logging.getLogger("audit_sink.app"),
+        on_startup=[open_resources],
+        after_startup=[log_started],
+        on_shutdown=[drain],
+        after_shutdown=[close_resources],
+    )

@@ -1,0 +1,80 @@
+"""The FastStream subscriber on the `audit` queue: parse each message, hand it to the batcher."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.message import StreamMessage
+from faststream.rabbit import RabbitBroker, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.subscriber import RabbitSubscriber
+
+from audit_sink import metrics
+from audit_sink.batcher import AuditBatcher
+from audit_sink.rows import InvalidMessage, parse_message
+from contracts.base import HEADER_CORRELATION_ID
+from contracts.topology import AUDIT_QUEUE
+from zephyr_runtime import tracing
+from zephyr_runtime.jsonlog import correlation_id_var
+
+log = logging.getLogger(__name__)
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    return message.body
+
+
+def subscribe_audit_queue(broker: RabbitBroker, batcher: AuditBatcher) -> RabbitSubscriber:
+    """Register the audit consumer with manual acks: the batcher acks after the INSERT."""
+    # declare=False: declare_topology owns the queue's arguments; FastStream only consumes it.
+    subscriber = broker.subscriber(
+        RabbitQueue(AUDIT_QUEUE, declare=False),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+        # We parse the raw body ourselves: FastStream's JSON decoding would fail on a poison
+        # message before our handler could reject it.
+        decoder=_raw_body,
+        title="audit",
+        description="Every service's AuditBatch messages, stored in audit_log.",
+    )
+
+    @subscriber
+    async def record_audit_batch(message: RabbitMessage) -> None:
+        # Never raise: with manual acks an exception would leave the message unacked forever.
+        metrics.message_consumed()
+        headers = message.headers or {}
+        correlation_id = headers.get(HEADER_CORRELATION_ID) or message.correlation_id
+        token = correlation_id_var.set(str(correlation_id) if correlation_id else None)
+        try:
+            # The span continues the publisher's trace; the INSERT happens later, in a batch.
+            with tracing.span(
+                "audit receive",
+                parent_headers=headers,
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={"messaging.destination.name": AUDIT_QUEUE},
+            ):
+                rows = parse_message(message.body, message.raw_message.type)
+                log.debug("audit batch received", extra={"events": len(rows)})
+        except InvalidMessage as exc:
+            metrics.message_rejected("invalid")
+            log.warning(
+                "invalid audit message rejected to the dead-letter queue",
+                extra={"message_id": message.message_id, "reason": str(exc)},
+            )
+            await _reject(message)
+            return
+        finally:
+            correlation_id_var.reset(token)
+        batcher.add(message, rows, message.message_id)
+
+    return subscriber
+
+
+async def _reject(message: RabbitMessage) -> None:
+    try:
+        await message.reject(requeue=False)
+    except Exception as exc:
+        # The channel is gone; the broker redelivers the message and we reject it again.
+        log.warning("could not reject an audit message", extra={"error": repr(exc)})

@@ -1,0 +1,88 @@
+"""audit_log writes: one INSERT of a whole batch through UNNEST arrays, idempotent by event id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from audit_sink.rows import AuditRow
+from zephyr_runtime.dbmetrics import observe_queries, record_asyncpg_pool
+
+INSERT_ROWS = """
+INSERT INTO audit_log (
+    event_id, kind, service, occurred_at, poll_id, participant_id,
+    correlation_id, client_ip, data
+)
+SELECT e.event_id, e.kind, e.service, e.occurred_at, e.poll_id, e.participant_id,
+       e.correlation_id, e.client_ip, e.data::jsonb
+FROM unnest(
+    $1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::uuid[], $6::uuid[],
+    $7::text[], $8::text[], $9::text[]
+) AS e(event_id, kind, service, occurred_at, poll_id, participant_id,
+       correlation_id, client_ip, data)
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+# Errors that come back every time for the same rows; anything else (connection lost, server
+# shutting down, deadlock, timeout) may pass and is retried.
+_DETERMINISTIC = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+)
+
+
+class UnstorableRows(Exception):
+    """PostgreSQL refused these rows for what they contain; retrying cannot help."""
+
+
+class AuditStore:
+    """A small asyncpg pool; connects lazily so the service starts while Postgres is down."""
+
+    def __init__(self, dsn: str, *, max_size: int = 4, command_timeout: float = 30.0) -> None:
+        self._dsn = dsn
+        self._max_size = max_size
+        self._command_timeout = command_timeout
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            min_size=0,
+            max_size=self._max_size,
+            command_timeout=self._command_timeout,
+            init=observe_queries,
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("AuditStore is not open")
+        return self._pool
+
+    async def record_pool_use(self) -> None:
+        """Sampled into `zephyr_db_pool_connections`."""
+        record_asyncpg_pool(self._pool)
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def insert(self, rows: Sequence[AuditRow]) -> int:
+        """Insert rows not stored yet; returns how many were new. Raises UnstorableRows."""
+        if not rows:
+            return 0
+        # Sorted by event id so that concurrent replicas take index locks in one order.
+        unique = sorted({row.event_id: row for row in reversed(rows)}.values())
+        columns = list(zip(*unique, strict=True))
+        try:
+            status = await self.pool.execute(INSERT_ROWS, *columns)
+        except _DETERMINISTIC as exc:
+            raise UnstorableRows(f"{type(exc).__name__}: {exc}") from exc
+        # The status is "INSERT 0 <rows>".
+        return int(status.rsplit(" ", 1)[1])
