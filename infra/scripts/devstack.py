@@ -1,0 +1,150 @@
+"""Run Zephyr locally: create the database, migrate, start the four services, stop them cleanly.
+
+`python infra/scripts/devstack.py migrate` applies every service's migrations;
+`python infra/scripts/devstack.py run` also starts the services and prints their URLs.
+Ctrl-C (or SIGTERM) stops all of them with SIGTERM and waits for their graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+DATABASE_URL = os.environ.setdefault(
+    "ZEPHYR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zephyr"
+)
+SERVICES = [  # (package, env prefix, port) in start order
+    ("poll_api", "POLL_API_", 8000),
+    ("vote_worker", "VOTE_WORKER_", 8002),
+    ("audit_sink", "AUDIT_SINK_", 8003),
+    ("ws_gateway", "WS_GATEWAY_", 8001),
+]
+MIGRATING = ["poll_api", "vote_worker", "audit_sink"]
+
+
+def port_of(package: str, prefix: str, default: int) -> int:
+    return int(os.environ.get(f"{prefix}PORT", default))
+
+
+async def ensure_database(url: str) -> None:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    conn = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            print(f"[zephyr] created database {name}")
+    finally:
+        await conn.close()
+
+
+def migrate() -> None:
+    asyncio.run(ensure_database(DATABASE_URL))
+    for package in MIGRATING:
+        subprocess.run([sys.executable, "-m", package, "migrate"], check=True)
+    print("[zephyr] migrations applied")
+
+
+def ensure_port_free(package: str, prefix: str, port: int) -> None:
+    """Fail clearly when a port is taken, rather than mistake another server for ours."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(
+                f"[zephyr] port {port} for {package} is in use; free it or set {prefix}PORT"
+            ) from None
+
+
+def wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"[zephyr] {name} exited with {proc.returncode} while starting")
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"[zephyr] {name} was not ready after {timeout:.0f}s")
+
+
+def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"[zephyr] {name} did not stop in time; killing it")
+            proc.kill()
+    print("[zephyr] stopped")
+
+
+def run() -> None:
+    migrate()
+    api_port = port_of("poll_api", "POLL_API_", 8000)
+    os.environ.setdefault("WS_GATEWAY_POLL_API_URL", f"http://127.0.0.1:{api_port}")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for package, prefix, default in SERVICES:
+            port = port_of(package, prefix, default)
+            ensure_port_free(package, prefix, port)
+            env = {**os.environ, f"{prefix}PORT": str(port)}
+            # Own session: Ctrl-C reaches only this supervisor, which stops the services in order.
+            procs[package] = subprocess.Popen(
+                [sys.executable, "-m", package], env=env, start_new_session=True
+            )
+            wait_ready(package, f"http://127.0.0.1:{port}", procs[package])
+        gw = port_of("ws_gateway", "WS_GATEWAY_", 8001)
+        worker = port_of("vote_worker", "VOTE_WORKER_", 8002)
+        sink = port_of("audit_sink", "AUDIT_SINK_", 8003)
+        print(
+            "\n[zephyr] all four services are up\n"
+            f"  poll-api     http://127.0.0.1:{api_port}  (OpenAPI: /docs)\n"
+            f"  ws-gateway   ws://127.0.0.1:{gw}/ws/<ROOM_CODE>\n"
+            f"  vote-worker  http://127.0.0.1:{worker}/metrics\n"
+            f"  audit-sink   http://127.0.0.1:{sink}/metrics\n"
+            "  Ctrl-C stops them all.\n",
+            flush=True,
+        )
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"[zephyr] {name} exited with {proc.returncode}; stopping the rest")
+                    stopping = True
+            time.sleep(0.3)
+    finally:
+        stop(procs)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command == "migrate":
+        migrate()
+    elif command == "run":
+        run()
+    else:
+        raise SystemExit(f"usage: {sys.argv[0]} [run|migrate]")

@@ -1,0 +1,107 @@
+"""What is really stored: votes, tallies and audit events, read straight from PostgreSQL/Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import redis.asyncio as aioredis
+
+
+@dataclass
+class Truth:
+    votes: dict[str, dict[str, Any]]  # participant id -> {option, vote_id, seq}
+    group_by: list[int]  # counts per option from GROUP BY over votes
+    tally: dict[str, Any] | None  # the tallies row
+    ballots: set[str]  # every recorded vote id
+
+
+async def read_truth(database_url: str, poll_id: str, options: int) -> Truth:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT participant_id, option, vote_id, seq FROM votes WHERE poll_id = $1",
+            UUID(poll_id),
+        )
+        grouped = await conn.fetch(
+            "SELECT option, count(*) AS n FROM votes WHERE poll_id = $1 GROUP BY option",
+            UUID(poll_id),
+        )
+        tally = await conn.fetchrow(
+            "SELECT counts, total, version, epoch FROM tallies WHERE poll_id = $1", UUID(poll_id)
+        )
+        ballots = await conn.fetch("SELECT vote_id FROM ballots WHERE poll_id = $1", UUID(poll_id))
+    finally:
+        await conn.close()
+    counts = [0] * options
+    for row in grouped:
+        counts[row["option"]] = row["n"]
+    return Truth(
+        votes={
+            str(r["participant_id"]): {
+                "option": r["option"],
+                "vote_id": str(r["vote_id"]),
+                "seq": r["seq"],
+            }
+            for r in rows
+        },
+        group_by=counts,
+        tally=dict(tally) if tally else None,
+        ballots={str(r["vote_id"]) for r in ballots},
+    )
+
+
+async def redis_tally(redis_url: str, key: str) -> dict[str, Any] | None:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        data = await client.hgetall(key)
+    finally:
+        await client.aclose()
+    if not data:
+        return None
+    return {
+        "counts": json.loads(data["counts"]),
+        "total": int(data["total"]),
+        "version": int(data["version"]),
+    }
+
+
+async def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> float:
+    """Poll an async predicate until true; returns the seconds it took, raises on timeout."""
+    started = time.monotonic()
+    while True:
+        if await predicate():
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def audit_kinds(database_url: str, poll_id: str) -> dict[str, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT kind, count(*) AS n FROM audit_log WHERE poll_id = $1 GROUP BY kind",
+            UUID(poll_id),
+        )
+    finally:
+        await conn.close()
+    return {r["kind"]: r["n"] for r in rows}
+
+
+async def audited_vote_ids(database_url: str, poll_id: str) -> set[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT data->>'vote_id' AS vote_id FROM audit_log "
+            "WHERE poll_id = $1 AND kind = 'vote.recorded'",
+            UUID(poll_id),
+        )
+    finally:
+        await conn.close()
+    return {r["vote_id"] for r in rows}
