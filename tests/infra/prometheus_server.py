@@ -1,0 +1,111 @@
+"""A private Prometheus (Debian's binary) scraping a running Stack: temp storage, free port."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support.procs import Stack, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTS = ROOT / "infra" / "prometheus" / "alerts.yml"
+JOBS = {
+    "poll_api": "poll-api",
+    "ws_gateway": "ws-gateway",
+    "vote_worker": "vote-worker",
+    "audit_sink": "audit-sink",
+}
+
+
+def scrape_config(stack: Stack, interval: str = "1s") -> dict[str, Any]:
+    """infra/prometheus/prometheus.yml with the stack's ports and a short interval."""
+    config = yaml.safe_load((ROOT / "infra" / "prometheus" / "prometheus.yml").read_text())
+    config["global"]["scrape_interval"] = interval
+    config["global"]["evaluation_interval"] = interval
+    config["rule_files"] = [str(ALERTS)]
+    for job in config["scrape_configs"]:
+        service = next(name for name, label in JOBS.items() if label == job["job_name"])
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{stack[service].port}"]}]
+    return config
+
+
+class PrometheusServer:
+    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+        exe = shutil.which("prometheus")
+        assert exe is not None, (
+            "prometheus not found: run `bash infra/scripts/ensure_prometheus.sh` (make test does)"
+        )
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config_path = workdir / "prometheus.yml"
+        config_path.write_text(yaml.safe_dump(config))
+        self.log_path = workdir / "prometheus.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"prometheus exited:\n{self.tail()}"
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"prometheus not ready after {timeout}s:\n{self.tail()}")
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        resp = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
+        resp.raise_for_status()
+        body = resp.json()
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+    def api(self, path: str) -> Any:
+        resp = httpx.get(f"{self.url}/api/v1/{path}", timeout=10)
+        resp.raise_for_status()
+        return resp.json()["data"]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def eventually(check: Callable[[], object], timeout: float = 90.0) -> object:
+    """Poll `check` until it returns something truthy (Prometheus scrapes every second)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"condition not met in {timeout}s; last result: {last!r}")
