@@ -1,0 +1,1 @@
+"""Zephyr's benchmark suite: `python -m bench.run` (see docs/performance.md)."""

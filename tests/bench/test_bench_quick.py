@@ -1,0 +1,64 @@
+"""Every benchmark scenario runs in quick mode and writes its JSON: correctness, never timing.
+
+Each scenario starts the real services on private resources (bench.stack), so these tests
+check that the suite cannot rot: the CLI runs, the file holds the machine's details, the
+settings and the figures, and what was accepted is what was stored.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ["steady", "burst", "capacity", "fanout", "scaleout"]
+
+
+def run_quick(scenario: str, out: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out), scenario],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    assert "scenario" in proc.stdout and scenario in proc.stdout  # the table on screen
+    document: dict[str, Any] = json.loads((out / f"{scenario}.json").read_text())
+    return document
+
+
+@pytest.mark.timeout(700)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path: Path) -> None:
+    doc = run_quick(scenario, tmp_path)
+    assert doc["scenario"] == scenario and doc["mode"] == "quick"
+    machine = doc["machine"]
+    for key in ("cores", "memory_bytes", "cpu_model", "kernel", "python", "packages", "git"):
+        assert machine[key], key
+    assert machine["packages"]["websockets"]
+    assert doc["settings"] and doc["figures"]
+    checks, figures = doc["checks"], doc["figures"]
+    if scenario == "fanout":
+        assert checks["all_connected"] and checks["all_open_after_drive"]
+        assert figures["frames_delivered_per_s"] > 0
+        assert figures["memory_per_connection_kib"] is not None
+        return
+    assert checks["accepted"] > 0
+    assert checks["stored_equals_accepted"], checks
+    assert checks["tally_equals_group_by"], checks
+    if scenario in ("steady", "burst"):
+        assert checks["every_screen_final"], checks
+        assert figures["vote_to_screen"]["count"] > 0
+    if scenario == "burst":
+        assert checks["every_vote_counted"], checks
+    if scenario == "scaleout":
+        assert checks["every_screen_consistent"], checks
+        assert checks["both_gateways_used"], figures["connections_per_gateway"]
+        assert figures["two_gateways"]["frames_delivered_per_s"] > 0
