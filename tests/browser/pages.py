@@ -113,3 +113,14 @@ def percents(counts: list[int]) -> list[str]:
 async def expect_bars(page: Page, counts: list[int]) -> None:
     await expect_counts(page, counts)
     await expect(page.locator("#bars li .pct")).to_have_text(percents(counts))
+
+
+async def loaded_image_width(page: Page, selector: str) -> int:
+    """The natural width of the image at `selector` once it has loaded (it loads after render)."""
+    handle = await page.wait_for_function(
+        "sel => { const img = document.querySelector(sel);"
+        " return img && img.complete && img.naturalWidth > 0 ? img.naturalWidth : 0; }",
+        arg=selector,
+        timeout=10_000,
+    )
+    return int(await handle.json_value())

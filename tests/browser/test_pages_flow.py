@@ -14,6 +14,7 @@ from tests.browser.pages import (
     expect_bars,
     host_action,
     join,
+    loaded_image_width,
     new_page,
     vote,
     watch,
@@ -36,8 +37,7 @@ async def test_host_and_three_participants_see_the_same_live_results(
     join_url = f"{gateway.url}/join/{room}"
     await expect(host.page.locator("#join-link")).to_have_text(join_url)
     await expect(host.page.locator("#join-link")).to_have_attribute("href", join_url)
-    qr_width = await host.page.locator("#qr").evaluate("img => img.complete ? img.naturalWidth : 0")
-    assert qr_width > 0
+    assert await loaded_image_width(host.page, "#qr") > 0
     await expect(host.page.locator("#participants")).to_have_text("0")
     await host_action(host.page, "Open voting", "Voting is open")
 
@@ -74,8 +74,7 @@ async def test_host_and_three_participants_see_the_same_live_results(
         await expect_bars(screen.page, [1, 2, 0])
 
     # The screenshots the README shows (transitions finished, so the bars are at rest).
-    presenter_qr = presenter.page.locator("#present-qr")
-    assert await presenter_qr.evaluate("img => img.complete ? img.naturalWidth : 0") > 0
+    assert await loaded_image_width(presenter.page, "#present-qr") > 0
     await people[0].page.screenshot(
         path=str(SCREENSHOTS / "participant-phone.png"), animations="disabled"
     )
