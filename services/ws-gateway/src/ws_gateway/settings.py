@@ -36,7 +36,7 @@ class Settings(GatewaySecuritySettings):
     breaker_failures: int = Field(default=2, ge=1, le=100)
     breaker_reset_seconds: float = Field(default=1.0, gt=0, le=300)
 
-    tally_interval_ms: int = Field(default=100, ge=10, le=10_000)
+    tally_interval_ms: int = Field(default=75, ge=10, le=10_000)
     # Tally frames per second one process may push (adaptive interval; docs/performance.md).
     tally_frame_budget: int = Field(default=20_000, ge=100)
     # VoteBatches waiting for their confirm at once (ws_gateway.pipeline); 1 = one at a time.
