@@ -11,12 +11,9 @@ from pydantic import Field, field_validator, model_validator
 
 from poll_api.host_keys import parse_host_keys
 from zephyr_runtime.client_ip import Network, parse_networks
+from zephyr_runtime.origins import check_origins, split_list
 from zephyr_runtime.ratelimit import RateRule
 from zephyr_runtime.settings import ServiceSettings
-
-
-def _csv(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class HardeningSettings(ServiceSettings):
@@ -75,18 +72,13 @@ class HardeningSettings(ServiceSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:
-        parse_networks(_csv(value))
+        parse_networks(split_list(value))
         return value
 
     @field_validator("cors_allow_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
-        for origin in _csv(value):
-            if origin == "*":
-                raise ValueError("list the allowed origins; '*' is not accepted")
-            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
-                raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
-        return value
+        return check_origins(value)
 
     @model_validator(mode="after")
     def _host_keys(self) -> HardeningSettings:
@@ -96,15 +88,15 @@ class HardeningSettings(ServiceSettings):
 
     @property
     def trusted_networks(self) -> tuple[Network, ...]:
-        return parse_networks(_csv(self.trusted_proxies))
+        return parse_networks(split_list(self.trusted_proxies))
 
     @property
     def cors_origins(self) -> list[str]:
-        return _csv(self.cors_allow_origins)
+        return split_list(self.cors_allow_origins)
 
     @property
     def connect_sources(self) -> list[str]:
-        return _csv(self.csp_connect_src)
+        return split_list(self.csp_connect_src)
 
     def rule(self, name: str) -> RateRule:
         return RateRule.parse(str(getattr(self, f"rate_limit_{name}")))

@@ -8,17 +8,12 @@ per-participant and per-connection limits are tight.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from pydantic import Field, field_validator
 
 from zephyr_runtime.client_ip import Network, parse_networks
+from zephyr_runtime.origins import check_origins, split_list
 from zephyr_runtime.ratelimit import RateRule
 from zephyr_runtime.settings import ServiceSettings
-
-
-def _csv(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class GatewaySecuritySettings(ServiceSettings):
@@ -74,25 +69,21 @@ class GatewaySecuritySettings(ServiceSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:
-        parse_networks(_csv(value))
+        parse_networks(split_list(value))
         return value
 
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
-        for origin in _csv(value):
-            parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-                raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
-        return value
+        return check_origins(value)
 
     @property
     def trusted_networks(self) -> tuple[Network, ...]:
-        return parse_networks(_csv(self.trusted_proxies))
+        return parse_networks(split_list(self.trusted_proxies))
 
     @property
     def origin_allowlist(self) -> list[str]:
-        return _csv(self.allowed_origins)
+        return split_list(self.allowed_origins)
 
     def rule(self, name: str) -> RateRule:
         return RateRule.parse(str(getattr(self, f"rate_limit_{name}")))
