@@ -19,6 +19,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import redis.asyncio as aioredis
 
+from zephyr_runtime.migrations import Migrations
+
 PG_ADMIN_URL = os.environ.get(
     "ZEPHYR_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -87,14 +89,13 @@ async def create(label: str = "t") -> Resources:
     )
 
 
+OWNERS_OF_TABLES = ("poll_api", "vote_worker", "audit_sink")
+
+
 def migrate(resources: Resources) -> None:
     """Every owning service's migrations, as `make run` applies them."""
-    from audit_sink.migrate import upgrade as audit_upgrade
-    from poll_api.migrate import upgrade as poll_upgrade
-    from vote_worker.migrate import upgrade as worker_upgrade
-
-    for upgrade in (poll_upgrade, worker_upgrade, audit_upgrade):
-        upgrade(resources.database_url)
+    for package in OWNERS_OF_TABLES:
+        Migrations(package).upgrade(resources.database_url)
 
 
 async def destroy(resources: Resources) -> None:

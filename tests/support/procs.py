@@ -151,8 +151,13 @@ def supervised(env: dict[str, str], log_dir: Path) -> Iterator[Stack]:
             print(f"--- {svc.package} ---\n{svc.tail()}")
         raise
     finally:
-        codes = stack.stop_all()
-        bad = {name: code for name, code in codes.items() if code not in (0, None)}
-        for name in bad:
-            print(f"--- {name} ---\n{stack[name].tail()}")
-        assert not bad, f"services did not stop cleanly on SIGTERM: {bad}"
+        stop_cleanly(stack)
+
+
+def stop_cleanly(stack: Stack) -> None:
+    """SIGTERM every service; each must exit 0 (its log tail is printed when one does not)."""
+    codes = stack.stop_all()
+    bad = {name: code for name, code in codes.items() if code not in (0, None)}
+    for name in bad:
+        print(f"--- {name} ---\n{stack[name].tail()}")
+    assert not bad, f"services did not stop cleanly on SIGTERM: {bad}"

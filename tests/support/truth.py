@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,7 +20,7 @@ class Truth:
 
 
 async def read_truth(database_url: str, poll_id: str, options: int) -> Truth:
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, timeout=10)
     try:
         rows = await conn.fetch(
             "SELECT participant_id, option, vote_id, seq FROM votes WHERE poll_id = $1",
@@ -69,17 +67,6 @@ async def redis_tally(redis_url: str, key: str) -> dict[str, Any] | None:
         "total": int(data["total"]),
         "version": int(data["version"]),
     }
-
-
-async def wait_for(predicate: Any, timeout: float, interval: float = 0.2) -> float:
-    """Poll an async predicate until true; returns the seconds it took, raises on timeout."""
-    started = time.monotonic()
-    while True:
-        if await predicate():
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
 
 
 async def audit_kinds(database_url: str, poll_id: str) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
@@ -18,6 +19,13 @@ MAX_OPTION_CHARS = 120
 ROOM_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L look-alikes
 ROOM_CODE_LENGTH = 6
 ROOM_CODE_PATTERN = f"^[{ROOM_CODE_ALPHABET}]{{{ROOM_CODE_LENGTH}}}$"
+_ROOM_CODE_RE = re.compile(ROOM_CODE_PATTERN)
+
+
+def normalize_room_code(raw: str) -> str | None:
+    """A room code as typed (any case, spaces around) -> its canonical form; None if not one."""
+    code = raw.strip().upper()
+    return code if _ROOM_CODE_RE.fullmatch(code) else None
 
 
 class PollStatus(StrEnum):

@@ -39,3 +39,13 @@ def record_dependencies(report: dict[str, Any]) -> None:
     for name, result in report.items():
         DEPENDENCY_UP.labels(name).set(1 if result["ok"] else 0)
         DEPENDENCY_CHECK_SECONDS.labels(name).set(result["latency_ms"] / 1000)
+
+
+def dependency_sample(checks: dict[str, Check]) -> Callable[[], Awaitable[None]]:
+    """A sampler step that runs the readiness checks, so `zephyr_dependency_up` stays fresh
+    between readiness probes."""
+
+    async def sample() -> None:
+        await run_checks(checks)
+
+    return sample

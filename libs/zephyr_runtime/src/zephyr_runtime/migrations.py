@@ -7,6 +7,8 @@ and its own version table, so the services' migrations never collide in one data
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from alembic import command, context
@@ -33,6 +35,31 @@ def alembic_config(script_location: Path, database_url: str, version_table: str)
 def upgrade(script_location: Path, database_url: str, version_table: str) -> None:
     """Apply every migration of one service (`alembic upgrade head`)."""
     command.upgrade(alembic_config(script_location, database_url, version_table), "head")
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """The migrations of one service: `<package>/migrations/`, version table
+    `alembic_version_<package>`."""
+
+    package: str
+
+    @property
+    def script_location(self) -> Path:
+        return Path(str(resources.files(self.package).joinpath("migrations")))
+
+    @property
+    def version_table(self) -> str:
+        return f"alembic_version_{self.package}"
+
+    def upgrade(self, database_url: str) -> None:
+        upgrade(self.script_location, database_url, self.version_table)
+
+    def downgrade(self, database_url: str, revision: str) -> None:
+        """Undo migrations down to `revision` (`base`: all of them)."""
+        command.downgrade(
+            alembic_config(self.script_location, database_url, self.version_table), revision
+        )
 
 
 def run_env() -> None:

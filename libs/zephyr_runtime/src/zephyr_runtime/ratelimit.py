@@ -27,6 +27,8 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from zephyr_runtime.redis_scripts import Arg, RedisScript, ScriptCall, run_pipelined
+
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_DEGRADED = Counter(
@@ -70,6 +72,7 @@ for i = 1, #KEYS do
 end
 return {1, tight_index, 0, tight_remaining, math.ceil(tight_reset)}
 """
+GCRA_SCRIPT = RedisScript(GCRA_LUA)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,6 @@ class RateLimiter:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
-        self._script = client.register_script(GCRA_LUA)
         self._pending: list[tuple[Sequence[Check], Callable[[Decision], None]]] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -170,15 +172,16 @@ class RateLimiter:
         task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, batch: list[tuple[Sequence[Check], Callable[[Decision], None]]]) -> None:
+        calls: list[ScriptCall] = []
+        for checks, _ in batch:
+            keys = [self.key(c.scope, c.subject) for c in checks]
+            args: list[Arg] = []
+            for c in checks:
+                args += [int(c.rule.period_seconds * 1_000_000), c.rule.limit]
+            calls.append((GCRA_SCRIPT, keys, args))
+        results: list[Any]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for checks, _ in batch:
-                    keys = [self.key(c.scope, c.subject) for c in checks]
-                    args: list[Any] = []
-                    for c in checks:
-                        args += [int(c.rule.period_seconds * 1_000_000), c.rule.limit]
-                    await self._script(keys=keys, args=args, client=pipe)
-                results = await pipe.execute(raise_on_error=False)
+            results = await run_pipelined(self._client, calls, raise_on_error=False)
         except (RedisError, OSError) as exc:
             results = [exc] * len(batch)
         for (checks, on_decision), result in zip(batch, results, strict=True):

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from zephyr_runtime.opsmetrics import sample_memory_limit
+
 log = logging.getLogger(__name__)
 
-Sample = Callable[[], Awaitable[object]]
+# A sample is a coroutine function, or a plain function for numbers read in memory (a pool).
+Sample = Callable[[], Awaitable[object] | object]
 
 
 class PeriodicSampler:
@@ -43,7 +47,9 @@ class PeriodicSampler:
 
     async def _one(self, sample: Sample) -> None:
         try:
-            await asyncio.wait_for(sample(), self._timeout)
+            result = sample()
+            if inspect.isawaitable(result):
+                await asyncio.wait_for(result, self._timeout)
         except Exception as exc:
             log.debug("metrics sample failed", extra={"sample": repr(sample), "error": repr(exc)})
 
@@ -51,3 +57,27 @@ class PeriodicSampler:
         while True:
             await self.sample_once()
             await asyncio.sleep(self._interval)
+
+
+def ops_sampler(*samples: Sample, interval: float) -> PeriodicSampler:
+    """The sampler every service runs: its own samples (its dependency checks first, see
+    `zephyr_runtime.health.dependency_sample`) and the container's memory limit."""
+    return PeriodicSampler([*samples, sample_memory_limit], interval=interval)
+
+
+def run_every(
+    interval: float, step: Callable[[], Awaitable[object]], *, what: str
+) -> asyncio.Task[None]:
+    """`step` every `interval` seconds in a task of its own until cancelled (a reconciler, a
+    watch). A failure is logged as a warning and the step tried again next time: the next pass
+    repairs what this one could not."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await step()
+            except Exception as exc:
+                log.warning("%s failed: %s: %s", what, type(exc).__name__, exc)
+            await asyncio.sleep(interval)
+
+    return asyncio.create_task(loop(), name=what)

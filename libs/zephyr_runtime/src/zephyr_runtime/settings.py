@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -15,6 +15,10 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from zephyr_runtime.client_ip import Network, parse_networks
+from zephyr_runtime.origins import check_origins, split_list
+from zephyr_runtime.ratelimit import RateRule
 
 DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -126,6 +130,46 @@ class ServiceSettings(BaseSettings):
     def asyncpg_dsn(self) -> str:
         """The DSN for asyncpg (which does not accept SQLAlchemy's `+driver` suffix)."""
         return self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+class EdgeSettings(ServiceSettings):
+    """The fields of a service that faces clients: trusted proxies, origins and rate rules.
+
+    Every field named `rate_limit_<name>` (except `rate_limit_enabled`) is a rate rule
+    "<limit>/<period>" such as "600/1m" or "20/10s", checked at start-up and read with
+    `rule(<name>)`. Every field ending in `_origins` is a comma-separated list of origins like
+    `https://host[:port]` ('*' refused). `trusted_proxies` lists the networks whose
+    X-Forwarded-For is believed (see `zephyr_runtime.client_ip`).
+    """
+
+    trusted_proxies: str = Field(
+        default="",
+        description="Networks whose X-Forwarded-For is believed, e.g. 10.0.0.0/8,127.0.0.1",
+    )
+    rate_limit_enabled: bool = Field(default=True, description="Apply the rate limits below.")
+    security_event_window_seconds: float = Field(default=10.0, gt=0, le=3600)
+
+    @field_validator("*")
+    @classmethod
+    def _edge_field(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if not isinstance(value, str):
+            return value
+        if name.startswith("rate_limit_"):
+            RateRule.parse(value)
+        elif name.endswith("_origins"):
+            check_origins(value)
+        elif name == "trusted_proxies":
+            parse_networks(split_list(value))
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(split_list(self.trusted_proxies))
+
+    def rule(self, name: str) -> RateRule:
+        """The rate rule of the field `rate_limit_<name>`."""
+        return RateRule.parse(str(getattr(self, f"rate_limit_{name}")))
 
 
 def require_secret(value: str, name: str, environment: str) -> str:

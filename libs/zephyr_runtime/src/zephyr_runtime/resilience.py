@@ -1,7 +1,14 @@
-"""A circuit breaker: a dependency that keeps failing is not called for a while.
+"""Resilience against a dependency that fails: backoff, retry, and a circuit breaker.
 
-Closed: calls pass, consecutive failures are counted. After `failure_threshold` of them the
-breaker opens: `allow()` is False and callers answer "unavailable, retry after N s" at once
+- `backoff_delay(attempt)`: exponential backoff with equal jitter (half fixed, half random).
+- `retry(operation, what=...)`: call until it succeeds, with a timeout per attempt, a bounded or
+  unbounded number of attempts, errors that retrying cannot fix raised at once, an `on_retry`
+  hook (count it, log it) and a `stopping` event that abandons the wait on shutdown. Use it only
+  where repeating the call is safe (idempotent).
+- `CircuitBreaker`: a dependency that keeps failing is not called for a while.
+
+The breaker: closed, calls pass and consecutive failures are counted. After `failure_threshold`
+of them it opens: `allow()` is False and callers answer "unavailable, retry after N s" at once
 instead of waiting on a timeout each. After `reset_timeout` one probe call is let through
 (half-open); its success closes the breaker, its failure opens it again. Nothing needs a restart:
 the breaker closes by itself as soon as the dependency answers again.
@@ -9,6 +16,9 @@ the breaker closes by itself as soon as the dependency answers again.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
@@ -18,11 +28,84 @@ from prometheus_client import Gauge
 T = TypeVar("T")
 State = Literal["closed", "open", "half_open"]
 
+log = logging.getLogger(__name__)
+
 CIRCUIT_OPEN = Gauge(
     "zephyr_circuit_open",
     "1 while the circuit breaker of a dependency is open (calls fail fast), else 0.",
     ["dependency"],
 )
+
+
+def backoff_delay(attempt: int, *, base: float = 0.1, cap: float = 5.0) -> float:
+    """Equal jitter: half of `base * 2^(attempt-1)` (capped) fixed, the other half random."""
+    delay = min(cap, base * 2.0 ** max(0, attempt - 1))
+    return float(delay / 2 + random.uniform(0, delay / 2))
+
+
+class Stopping(Exception):
+    """The process is shutting down; a retried step was abandoned."""
+
+
+def _never(_: BaseException) -> bool:
+    return False
+
+
+def _log_retry(what: str, attempt: int, delay: float, exc: BaseException) -> None:
+    log.warning(
+        "%s failed (attempt %d), retrying in %.2fs: %s: %s",
+        what,
+        attempt,
+        delay,
+        type(exc).__name__,
+        exc,
+        extra={"step": what, "attempt": attempt},
+    )
+
+
+async def retry(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    attempts: int | None = None,
+    timeout: float | None = None,
+    base: float = 0.1,
+    cap: float = 5.0,
+    permanent: Callable[[BaseException], bool] = _never,
+    on_retry: Callable[[str, int, float, BaseException], None] = _log_retry,
+    stopping: asyncio.Event | None = None,
+) -> T:
+    """Call `operation` until it succeeds; return its result.
+
+    Each attempt is bounded by `timeout` seconds (a timeout is a failed attempt). After
+    `attempts` failures (None: no limit) the last error is raised; an error for which
+    `permanent` is true is raised at once. Before each wait `on_retry(what, attempt, delay,
+    error)` runs (by default a warning in the log). With `stopping`, a failure once it is set,
+    or its being set during the wait, raises `Stopping` instead of trying again.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            if timeout is None:
+                return await operation()
+            async with asyncio.timeout(timeout):
+                return await operation()
+        except Exception as exc:
+            if permanent(exc) or (attempts is not None and attempt >= attempts):
+                raise
+            delay = backoff_delay(attempt, base=base, cap=cap)
+            on_retry(what, attempt, delay, exc)
+            if stopping is None:
+                await asyncio.sleep(delay)
+                continue
+            if stopping.is_set():
+                raise Stopping(what) from exc
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+            except TimeoutError:
+                continue
+            raise Stopping(what) from exc
 
 
 class CircuitOpen(Exception):
