@@ -1,4 +1,5 @@
-"""The circuit breaker, the retry helper, poll-api's shedding middleware and the gateway's guard."""
+"""Load shedding: poll-api's shedding middleware and the gateway's guard (the breaker itself:
+tests/zephyr_runtime/test_resilience.py)."""
 
 from __future__ import annotations
 
@@ -13,84 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from poll_api.resilience import ResilienceMiddleware
+from poll_api.protection.shedding import LoadSheddingMiddleware
 from ws_gateway.guard import LoadGuard
-from zephyr_runtime.breaker import CircuitBreaker, CircuitOpen
-from zephyr_runtime.retry import backoff_delay, retry_async
 
 pytestmark = pytest.mark.fault
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_breaker_opens_after_failures_probes_once_and_closes_on_success() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker("dep", failure_threshold=2, reset_timeout=5, clock=clock)
-    assert breaker.allow() and breaker.state == "closed"
-    breaker.record_failure()
-    assert breaker.allow()  # one failure is not enough
-    breaker.record_failure()
-    assert breaker.state == "open" and breaker.is_open and not breaker.allow()
-    assert 0.5 <= breaker.retry_after() <= 5
-    clock.now += 5
-    assert breaker.allow()  # the probe
-    assert not breaker.allow()  # everyone else waits for the probe's result
-    breaker.record_failure()  # the probe failed: open again for a full period
-    assert breaker.state == "open"
-    clock.now += 5
-    assert breaker.allow()
-    breaker.record_success()
-    assert breaker.state == "closed" and breaker.allow()
-
-
-async def test_breaker_call_fails_fast_while_open() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker("dep", failure_threshold=1, reset_timeout=10, clock=clock)
-    calls = 0
-
-    async def broken() -> None:
-        nonlocal calls
-        calls += 1
-        raise ConnectionError("down")
-
-    with pytest.raises(ConnectionError):
-        await breaker.call(broken)
-    with pytest.raises(CircuitOpen) as info:
-        await breaker.call(broken)
-    assert calls == 1 and info.value.retry_after > 0
-
-
-async def test_retry_async_backs_off_and_gives_up() -> None:
-    attempts = 0
-
-    async def flaky() -> str:
-        nonlocal attempts
-        attempts += 1
-        if attempts < 3:
-            raise ConnectionError("not yet")
-        return "ok"
-
-    assert await retry_async(flaky, what="flaky", attempts=5, base=0.001) == "ok"
-    assert attempts == 3
-
-    async def hangs() -> None:
-        await asyncio.sleep(10)
-
-    with pytest.raises(TimeoutError):
-        await retry_async(hangs, what="hangs", attempts=2, timeout=0.01, base=0.001)
-    delays = [backoff_delay(n, base=0.1, cap=1.0) for n in range(1, 10)]
-    assert all(0 < d <= 1.0 for d in delays) and delays[-1] >= 0.5
-
-
-def _app(handler: Any, **kwargs: Any) -> ResilienceMiddleware:
+def _app(handler: Any, **kwargs: Any) -> LoadSheddingMiddleware:
     app = Starlette(routes=[Route("/api/x", handler), Route("/health/ready", handler)])
-    return ResilienceMiddleware(app, **kwargs)
+    return LoadSheddingMiddleware(app, **kwargs)
 
 
 async def test_poll_api_sheds_requests_over_the_in_flight_bound() -> None:
@@ -170,7 +102,7 @@ async def test_poll_api_answers_503_when_a_library_fails_while_handling_a_lost_c
     # As in FastAPI: user middleware sits inside the server-error middleware.
     app = Starlette(
         routes=[Route("/api/x", endpoint), Route("/api/bug", bug)],
-        middleware=[Middleware(ResilienceMiddleware, max_in_flight=10)],
+        middleware=[Middleware(LoadSheddingMiddleware, max_in_flight=10)],
     )
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

@@ -11,13 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from contracts import AuditBatch, PollEvent, PollStateChanged
-from tests.poll_api.utils import (
-    CLIENT_IP,
-    audit_kinds,
-    bearer,
-    create_poll,
-    outbox_rows,
-)
+from tests.poll_api.utils import CLIENT_IP, audit_kinds, bearer, create_poll, outbox_rows
 from tests.support.isolation import Resources
 from zephyr_runtime.keys import RedisKeys
 

@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,7 +16,9 @@ from tests.support.isolation import Resources
 from tests.support.procs import ServiceProcess, free_port
 
 
-def test_serves_until_sigterm_then_exits_zero(resources: Resources, tmp_path: Path) -> None:
+@contextmanager
+def _serving(resources: Resources, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """`python -m poll_api` on a free port, ready; sent SIGTERM at the end if still running."""
     service = ServiceProcess(
         package="poll_api",
         port=free_port(),
@@ -23,6 +27,13 @@ def test_serves_until_sigterm_then_exits_zero(resources: Resources, tmp_path: Pa
     ).start()
     try:
         service.wait_ready()
+        yield service
+    finally:
+        service.stop(grace=20)
+
+
+def test_serves_until_sigterm_then_exits_zero(resources: Resources, tmp_path: Path) -> None:
+    with _serving(resources, tmp_path) as service:
         created = httpx.post(
             f"{service.url}/api/polls",
             json={"question": "From a process?", "options": ["yes", "no"]},
@@ -31,9 +42,7 @@ def test_serves_until_sigterm_then_exits_zero(resources: Resources, tmp_path: Pa
         assert created.status_code == 201
         code = created.json()["room_code"]
         assert httpx.get(f"{service.url}/api/polls/{code}", timeout=10).json()["status"] == "draft"
-    finally:
-        returncode = service.stop(grace=20)
-    assert returncode == 0, service.tail()
+    assert service.stop() == 0, service.tail()
     assert '"service":"poll-api"' in service.tail(200)
 
 
@@ -67,16 +76,7 @@ def test_unknown_command_exits_2(resources: Resources) -> None:
 
 
 def test_sigint_also_stops_cleanly(resources: Resources, tmp_path: Path) -> None:
-    service = ServiceProcess(
-        package="poll_api",
-        port=free_port(),
-        env=resources.env(),
-        log_path=tmp_path / "poll_api.log",
-    ).start()
-    try:
-        service.wait_ready()
+    with _serving(resources, tmp_path) as service:
         assert service.proc is not None
         service.proc.send_signal(signal.SIGINT)
         assert service.proc.wait(timeout=20) == 0
-    finally:
-        service.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import redis.asyncio as aioredis
 
-from tests.poll_api.utils import bearer, create_poll, wait_for
+from tests.poll_api.utils import bearer, create_poll
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from zephyr_runtime.keys import RedisKeys
 
@@ -27,11 +28,11 @@ async def test_lost_or_stale_state_of_an_open_poll_is_rewritten(
         state: dict[str, str] = await redis_client.hgetall(state_key)
         return state if state.get("state_version") == "2" else None
 
-    state = await wait_for(restored)
+    state = await eventually(restored)
     assert state["status"] == "open"
     assert await redis_client.get(room_key) == created["id"]
 
     # An older cached version is replaced too.
     await redis_client.hset(state_key, mapping={"state_version": "1", "status": "draft"})
-    state = await wait_for(restored)
+    state = await eventually(restored)
     assert state["status"] == "open"

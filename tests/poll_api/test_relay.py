@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aio_pika
@@ -14,24 +16,21 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from prometheus_client import REGISTRY
 
 from contracts import PollEvent, PollStateChanged
 from contracts.topology import LIVE_EXCHANGE, POLLS_EXCHANGE, poll_binding_key
 from poll_api.amqp_link import AmqpLink, RawConfirmedPublisher
 from poll_api.db import make_engine, make_sessions
-from poll_api.relay import OutboxRelay, backoff_delay
+from poll_api.relay import OutboxRelay
+from poll_api.settings import Settings
 from poll_api.state_cache import PollStateCache
-from tests.poll_api.utils import (
-    app_settings,
-    bearer,
-    create_poll,
-    outbox_rows,
-    running_app,
-    wait_for,
-)
+from tests.poll_api.utils import app_settings, bearer, create_poll, outbox_rows, running_app
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from zephyr_runtime.amqp import PublishFailed, declare_topology
 from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.resilience import backoff_delay
 
 
 @pytest.fixture
@@ -82,7 +81,7 @@ async def test_relay_publishes_events_and_live_state(
         return all(r["published_at"] is not None for r in rows)
 
     # Bind the live key only now, so the one state message expected is the "opened" one.
-    await wait_for(all_published)
+    await eventually(all_published)
     await listener.bind(LIVE_EXCHANGE, routing_key=poll_binding_key(created["id"]))
     request_id = f"relay-{uuid.uuid4().hex[:8]}"
     resp = await client.post(
@@ -109,7 +108,7 @@ async def test_relay_publishes_events_and_live_state(
     opened = next(m for m in messages if orjson.loads(m.body).get("event") == "opened")
     assert opened.headers["x-correlation-id"] == request_id
     assert opened.routing_key == "poll.opened"
-    await wait_for(all_published)
+    await eventually(all_published)
 
 
 async def test_rows_written_while_no_relay_ran_are_published_when_one_starts(
@@ -141,7 +140,30 @@ async def test_rows_written_while_no_relay_ran_are_published_when_one_starts(
             rows = await outbox_rows(db, created["id"])
             return all(r["published_at"] is not None for r in rows)
 
-        await wait_for(all_published)
+        await eventually(all_published)
+
+
+@asynccontextmanager
+async def _relay_without_broker(
+    resources: Resources, settings: Settings, **options: Any
+) -> AsyncIterator[OutboxRelay]:
+    """A relay (not started) whose broker is unreachable: every publish fails."""
+    engine = make_engine(settings)
+    redis = aioredis.from_url(resources.redis_url, decode_responses=True)
+    # Nothing listens on port 1.
+    link = AmqpLink("amqp://guest:guest@127.0.0.1:1/", name="test-broken", timeout=1)
+    try:
+        yield OutboxRelay(
+            sessions=make_sessions(engine),
+            publisher=RawConfirmedPublisher(link),
+            state_cache=PollStateCache(redis, RedisKeys(resources.redis_prefix)),
+            listen_dsn=settings.asyncpg_dsn(),
+            **options,
+        )
+    finally:
+        await link.close()
+        await redis.aclose()
+        await engine.dispose()
 
 
 async def test_failed_publish_leaves_rows_unpublished_and_counts_attempts(
@@ -149,18 +171,7 @@ async def test_failed_publish_leaves_rows_unpublished_and_counts_attempts(
 ) -> None:
     async with running_app(app_settings(relay_enabled=False)) as (_, client):
         created = await create_poll(client)
-    settings = app_settings()
-    engine = make_engine(settings)
-    redis = aioredis.from_url(resources.redis_url, decode_responses=True)
-    # Nothing listens on port 1: every publish fails.
-    link = AmqpLink("amqp://guest:guest@127.0.0.1:1/", name="test-broken", timeout=1)
-    relay = OutboxRelay(
-        sessions=make_sessions(engine),
-        publisher=RawConfirmedPublisher(link),
-        state_cache=PollStateCache(redis, RedisKeys(resources.redis_prefix)),
-        listen_dsn=settings.asyncpg_dsn(),
-    )
-    try:
+    async with _relay_without_broker(resources, app_settings()) as relay:
         first_id = await db.fetchval("SELECT min(id) FROM outbox WHERE published_at IS NULL")
         attempts_before = await db.fetchval("SELECT attempts FROM outbox WHERE id = $1", first_id)
         with pytest.raises(PublishFailed):
@@ -171,10 +182,6 @@ async def test_failed_publish_leaves_rows_unpublished_and_counts_attempts(
         )
         rows = await outbox_rows(db, created["id"])
         assert all(r["published_at"] is None for r in rows)
-    finally:
-        await link.close()
-        await redis.aclose()
-        await engine.dispose()
     # A healthy relay then delivers them.
     async with running_app(app_settings()):
 
@@ -182,14 +189,35 @@ async def test_failed_publish_leaves_rows_unpublished_and_counts_attempts(
             rows = await outbox_rows(db, created["id"])
             return all(r["published_at"] is not None for r in rows)
 
-        await wait_for(all_published)
+        await eventually(all_published)
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    """The relay's backoff between failed passes (relay_max_backoff_seconds is the cap)."""
     delays = [backoff_delay(n, cap=5.0) for n in range(1, 40)]
     assert all(0 < d <= 5.0 for d in delays)
     assert backoff_delay(1, cap=5.0) <= 0.1
     assert max(backoff_delay(20, cap=5.0) for _ in range(50)) > 2.5
+
+
+def _failures() -> float:
+    return REGISTRY.get_sample_value("zephyr_poll_api_outbox_relay_failures_total") or 0.0
+
+
+async def test_a_failing_relay_backs_off_counts_each_failure_and_stops_at_once(
+    resources: Resources,
+) -> None:
+    settings = app_settings(database_url="postgresql://postgres@127.0.0.1:1/nowhere")
+    async with _relay_without_broker(resources, settings, max_backoff_seconds=60) as relay:
+        before = _failures()
+        relay.start()
+        try:
+            await eventually(lambda: _failures() >= before + 3, what="three failed relay passes")
+        finally:
+            stop_began = time.monotonic()
+            await relay.stop(timeout=5)
+            stop_took = time.monotonic() - stop_began
+    assert stop_took < 2  # stopping cuts the backoff short
 
 
 async def test_two_relays_share_the_backlog_without_duplicates(
@@ -209,7 +237,7 @@ async def test_two_relays_share_the_backlog_without_duplicates(
         running_app(app_settings(relay_batch_size=4)),
         running_app(app_settings(relay_batch_size=4)),
     ):
-        await wait_for(all_published, timeout=30)
+        await eventually(all_published, timeout=30)
     # Every row was confirmed, so every routed message is already in the queue: drain it.
     seen: list[str] = []
     while (message := await listener.get(fail=False, timeout=5)) is not None:

@@ -1,22 +1,20 @@
-"""Helpers for poll-api tests: a running app with an HTTP client, pollers and factories."""
+"""Helpers for poll-api tests: a running app with an HTTP client, factories, outbox reads."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from poll_api.config import Settings
 from poll_api.main import create_app
+from poll_api.settings import Settings
 
 CLIENT_IP = "203.0.113.7"
-T = TypeVar("T")
 
 
 def app_settings(**overrides: Any) -> Settings:
@@ -51,20 +49,6 @@ async def create_poll(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-async def wait_for(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, interval: float = 0.05
-) -> T:
-    """Poll `probe` until it returns something truthy (a convergence wait, not a timing check)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached within {timeout}s")
-        await asyncio.sleep(interval)
 
 
 async def outbox_rows(db: asyncpg.Connection, poll_id: str) -> list[dict[str, Any]]:

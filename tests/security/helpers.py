@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 from websockets.asyncio.client import connect
 
+from tests.support.eventually import eventually
 from tests.support.participant import Participant
-from tests.support.truth import wait_for
 
 OPTIONS = ["Red", "Green", "Blue"]
 
@@ -89,5 +89,5 @@ async def wait_for_event(database_url: str, kind: str, **where: str) -> list[dic
         found = await security_events(database_url, kind, **where)
         return bool(found)
 
-    await wait_for(present, timeout=60, interval=0.5)
+    await eventually(present, timeout=60, interval=0.5, what=f"a stored {kind} event")
     return found

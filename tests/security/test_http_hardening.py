@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from poll_api.config import Settings
 from poll_api.main import create_app
+from poll_api.settings import Settings
 from tests.security.helpers import wait_for_event
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.procs import Stack
-from tests.support.truth import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ async def api(res: Resources, client_ip: str, **overrides: Any) -> AsyncIterator
             async def ready() -> bool:
                 return (await http.get("/health/ready")).status_code == 200
 
-            await wait_for(ready, timeout=60)
+            await eventually(ready, timeout=60, what="poll-api ready")
             yield http
 
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.security.helpers import Client, create_poll, security_events, wait_for_event
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.procs import Stack
-from tests.support.truth import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,7 @@ async def test_inert_payloads_come_back_exactly_as_data(
             await conn.close()
         return bool(nick == '" onmouseover="x')
 
-    await wait_for(stored, timeout=60)
+    await eventually(stored, timeout=60)
 
 
 async def test_sql_injection_patterns_change_nothing(
@@ -160,7 +160,7 @@ async def test_sql_injection_patterns_change_nothing(
         counts = await _table_counts(sec_resources.database_url)
         return counts["votes"] >= before["votes"] + len(people)
 
-    await wait_for(votes_stored, timeout=60)
+    await eventually(votes_stored, timeout=60)
     after = await _table_counts(sec_resources.database_url)
     assert after["polls"] == before["polls"]  # nothing dropped, nothing added, no updates
     assert after["participants"] >= before["participants"] + len(people)
@@ -198,7 +198,7 @@ async def test_a_wrong_host_token_changes_nothing_and_is_audited(
         )
         return len(events) >= 8
 
-    await wait_for(all_audited, timeout=60)
+    await eventually(all_audited, timeout=60)
     assert {e["correlation_id"] for e in events} >= {f"wrong-{a}" for a in ("open", "reset")}
     assert all(e["client_ip"] == "127.0.0.1" for e in events)
 

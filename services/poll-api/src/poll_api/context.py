@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import redis.asyncio as aioredis
 from sqlalchemy import text
@@ -13,15 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from poll_api.amqp_link import AmqpLink, RawConfirmedPublisher
-from poll_api.config import Settings
 from poll_api.db import make_engine, make_sessions
-from poll_api.ops_sampler import build_sampler
+from poll_api.metrics import sample_poll_gauges
 from poll_api.reconciler import StateReconciler
 from poll_api.relay import OutboxRelay
+from poll_api.settings import Settings
 from poll_api.state_cache import PollStateCache
+from zephyr_runtime.dbmetrics import record_sqlalchemy_pool
 from zephyr_runtime.health import run_checks
 from zephyr_runtime.keys import RedisKeys
-from zephyr_runtime.sampler import PeriodicSampler
+from zephyr_runtime.sampler import PeriodicSampler, ops_sampler
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +32,20 @@ log = logging.getLogger(__name__)
 class AppContext:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
     redis: aioredis.Redis
-    keys: RedisKeys
-    state_cache: PollStateCache
     amqp: AmqpLink
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    keys: RedisKeys = field(init=False)
+    state_cache: PollStateCache = field(init=False)
     relay: OutboxRelay | None = None
     reconciler: StateReconciler | None = None
-    publisher: RawConfirmedPublisher | None = field(default=None)
+    publisher: RawConfirmedPublisher | None = None
     sampler: PeriodicSampler | None = None
+
+    def __post_init__(self) -> None:
+        self.sessions = make_sessions(self.engine)
+        self.keys = RedisKeys(self.settings.redis_prefix)
+        self.state_cache = PollStateCache(self.redis, self.keys)
 
     @classmethod
     async def start(cls, settings: Settings) -> AppContext:
@@ -47,32 +54,23 @@ class AppContext:
         Nothing here needs a dependency to be up: the service starts, reports 503 on
         /health/ready and recovers by itself when the dependency comes back.
         """
-        engine = make_engine(settings)
-        sessions = make_sessions(engine)
-        redis_client = aioredis.from_url(
-            settings.redis_url,
-            decode_responses=True,
-            socket_timeout=settings.redis_timeout_seconds,
-            socket_connect_timeout=settings.redis_timeout_seconds,
-        )
-        keys = RedisKeys(settings.redis_prefix)
-        state_cache = PollStateCache(redis_client, keys)
-        amqp = AmqpLink(settings.amqp_url, name=f"poll-api {settings.instance_id}")
         ctx = cls(
             settings=settings,
-            engine=engine,
-            sessions=sessions,
-            redis=redis_client,
-            keys=keys,
-            state_cache=state_cache,
-            amqp=amqp,
+            engine=make_engine(settings),
+            redis=aioredis.from_url(
+                settings.redis_url,
+                decode_responses=True,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            ),
+            amqp=AmqpLink(settings.amqp_url, name=f"poll-api {settings.instance_id}"),
         )
         if settings.relay_enabled:
-            ctx.publisher = RawConfirmedPublisher(amqp)
+            ctx.publisher = RawConfirmedPublisher(ctx.amqp)
             ctx.relay = OutboxRelay(
-                sessions=sessions,
+                sessions=ctx.sessions,
                 publisher=ctx.publisher,
-                state_cache=state_cache,
+                state_cache=ctx.state_cache,
                 listen_dsn=settings.asyncpg_dsn(),
                 batch_size=settings.relay_batch_size,
                 poll_seconds=settings.relay_poll_seconds,
@@ -80,13 +78,18 @@ class AppContext:
             )
             ctx.relay.start()
         ctx.reconciler = StateReconciler(
-            sessions=sessions,
-            state_cache=state_cache,
+            sessions=ctx.sessions,
+            state_cache=ctx.state_cache,
             interval_seconds=settings.reconcile_interval_seconds,
             window=timedelta(hours=settings.reconcile_window_hours),
         )
         ctx.reconciler.start()
-        ctx.sampler = build_sampler(engine, ctx.readiness, settings.metrics_sample_seconds)
+        ctx.sampler = ops_sampler(
+            ctx.readiness,  # runs the dependency checks, exporting them as gauges
+            partial(record_sqlalchemy_pool, ctx.engine),
+            partial(sample_poll_gauges, ctx.engine),
+            interval=settings.metrics_sample_seconds,
+        )
         ctx.sampler.start()
         return ctx
 

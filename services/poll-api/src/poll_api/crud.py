@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,13 +12,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.polls import ROOM_CODE_PATTERN, PollStatus
-from poll_api import security
+from contracts import polls
+from contracts.polls import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PollStatus
 from poll_api.errors import PollNotFound
 from poll_api.models import Poll, PollCreate
 
 MAX_ROOM_CODE_ATTEMPTS = 20
-_ROOM_CODE_RE = re.compile(ROOM_CODE_PATTERN)
 
 # vote-worker owns `tallies`; poll-api only reads these columns of it.
 tallies = table(
@@ -31,10 +30,15 @@ tallies = table(
 )
 
 
+def new_room_code() -> str:
+    """A random room code from `secrets` (codes are public; a collision is retried)."""
+    return "".join(secrets.choice(ROOM_CODE_ALPHABET) for _ in range(ROOM_CODE_LENGTH))
+
+
 def normalize_room_code(raw: str) -> str:
     """Room codes are matched case-insensitively; anything not shaped like one is unknown."""
-    code = raw.strip().upper()
-    if not _ROOM_CODE_RE.fullmatch(code):
+    code = polls.normalize_room_code(raw)
+    if code is None:
         raise PollNotFound(raw)
     return code
 
@@ -52,7 +56,7 @@ async def insert_poll(
     for _ in range(MAX_ROOM_CODE_ATTEMPTS):
         poll = Poll(
             id=poll_id,
-            room_code=security.new_room_code(),
+            room_code=new_room_code(),
             question=data.question,
             options=list(data.options),
             kind=data.kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from poll_api.config import Settings
+from poll_api.settings import Settings
 from zephyr_runtime.dbmetrics import instrument_sqlalchemy
 from zephyr_runtime.migrations import sqlalchemy_url
 

@@ -1,4 +1,4 @@
-"""Room codes and host tokens: random from `secrets`, tokens stored only as a SHA-256 hash."""
+"""Host tokens: the secret that controls one poll, random from `secrets`, stored only hashed."""
 
 from __future__ import annotations
 
@@ -6,14 +6,8 @@ import hashlib
 import hmac
 import secrets
 
-from contracts.polls import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH
-
 HOST_TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 512  # longer bearer values are wrong tokens, never hashed at length
-
-
-def new_room_code() -> str:
-    return "".join(secrets.choice(ROOM_CODE_ALPHABET) for _ in range(ROOM_CODE_LENGTH))
 
 
 def new_host_token() -> str:
@@ -21,6 +15,7 @@ def new_host_token() -> str:
 
 
 def hash_token(token: str) -> str:
+    """The SHA-256 hex digest stored in `polls.host_token_hash`."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 

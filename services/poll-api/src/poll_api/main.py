@@ -7,14 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from poll_api.api.openapi import install_openapi
 from poll_api.api.router import api_router
-from poll_api.config import Settings
 from poll_api.context import AppContext
 from poll_api.errors import install_error_handlers
-from poll_api.hardening import install_hardening
-from poll_api.middleware import RequestContextMiddleware
-from poll_api.resilience import ResilienceMiddleware
-from poll_api.tracing_middleware import TracingMiddleware
+from poll_api.protection import install_protection
+from poll_api.request_context import RequestContextMiddleware, TracingMiddleware
+from poll_api.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,15 +33,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    install_error_handlers(app)
-    app.add_middleware(
-        ResilienceMiddleware,
-        # The in-flight bound is the security settings' `max_concurrent_requests` when present.
-        max_in_flight=int(getattr(settings, "max_concurrent_requests", 256)),
-        breaker_failures=settings.breaker_failures,
-        breaker_reset_seconds=settings.breaker_reset_seconds,
-    )
-    install_hardening(app, settings)  # inside the request context, outside resilience
+    protection = install_protection(app, settings)  # inside the request context
+    install_error_handlers(app, on_invalid_input=protection.on_invalid_input)
+    install_openapi(app, host_auth_enabled=settings.host_auth_enabled)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(TracingMiddleware)  # outermost: the request id's logs carry the trace
     app.include_router(api_router)

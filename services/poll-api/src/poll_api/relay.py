@@ -8,10 +8,8 @@ The relay wakes on `NOTIFY zephyr_outbox` (sent by each writing transaction) or 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
+from dataclasses import dataclass, field
 
 import asyncpg
 import orjson
@@ -23,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import PollStateChanged
 from poll_api.amqp_link import RawConfirmedPublisher
+from poll_api.background import BackgroundLoop
 from poll_api.metrics import (
     OUTBOX_BACKLOG,
     OUTBOX_PUBLISHED,
@@ -33,81 +32,59 @@ from poll_api.models import OutboxMessage
 from poll_api.outbox import NOTIFY_CHANNEL
 from poll_api.state_cache import PollStateCache
 from zephyr_runtime.amqp import PublishFailed
+from zephyr_runtime.resilience import retry
 
 log = logging.getLogger(__name__)
 
 STATE_MESSAGE_TYPE = PollStateChanged.message_type()
 
 
-def backoff_delay(failures: int, cap: float) -> float:
-    """Exponential backoff with full jitter: up to 0.1 s * 2^(failures-1), at most `cap`."""
-    ceiling = min(cap, 0.1 * 2 ** max(failures - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)
+def _count_failure(what: str, attempt: int, delay: float, exc: BaseException) -> None:
+    OUTBOX_RELAY_FAILURES.inc()
+    log.warning(
+        "outbox relay failed, retrying",
+        extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": round(delay, 3)},
+    )
 
 
-class OutboxRelay:
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        publisher: RawConfirmedPublisher,
-        state_cache: PollStateCache,
-        listen_dsn: str,
-        batch_size: int = 200,
-        poll_seconds: float = 1.0,
-        max_backoff_seconds: float = 5.0,
-    ) -> None:
-        self._sessions = sessions
-        self._publisher = publisher
-        self._state_cache = state_cache
-        self._listen_dsn = listen_dsn
-        self._batch_size = batch_size
-        self._poll_seconds = poll_seconds
-        self._max_backoff = max_backoff_seconds
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._failures = 0
+@dataclass(kw_only=True, eq=False)
+class OutboxRelay(BackgroundLoop):
+    task_name = "outbox-relay"
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+    sessions: async_sessionmaker[AsyncSession]
+    publisher: RawConfirmedPublisher
+    state_cache: PollStateCache
+    listen_dsn: str
+    batch_size: int = 200
+    poll_seconds: float = 1.0
+    max_backoff_seconds: float = 5.0
+    _listener: asyncpg.Connection | None = field(default=None, init=False)
 
-    async def stop(self, timeout: float) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
         """Finish the batch in flight (bounded by `timeout`), then close the listener."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+        await super().stop(timeout)
         await self._close_listener()
 
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self._ensure_listener()
-                published = await self.relay_batch()
-                self._failures = 0
-                if published >= self._batch_size:
-                    continue  # more may be waiting: drain before sleeping
-                await self._update_backlog()
-                await self._sleep(self._poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._failures += 1
-                OUTBOX_RELAY_FAILURES.inc()
-                delay = backoff_delay(self._failures, self._max_backoff)
-                log.warning(
-                    "outbox relay failed, retrying",
-                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": round(delay, 3)},
-                )
-                # Only stopping cuts a backoff short: a NOTIFY must not cause a retry storm.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+    async def step(self) -> None:
+        """One batch (retried with backoff until it goes through); then sleep unless more wait."""
+        more_waiting = await retry(
+            self._relay_pass,
+            what="outbox relay",
+            cap=self.max_backoff_seconds,
+            on_retry=_count_failure,
+            # Only stopping cuts a backoff short: a NOTIFY must not cause a retry storm.
+            stopping=self.stopping,
+        )
+        if not more_waiting:
+            await self.pause(self.poll_seconds)
+
+    async def _relay_pass(self) -> bool:
+        """Relay one batch; True when it was full (more may be waiting: drain before sleeping)."""
+        await self._ensure_listener()
+        if await self.relay_batch() >= self.batch_size:
+            return True
+        await self._update_backlog()
+        return False
 
     async def relay_batch(self) -> int:
         """Publish up to one batch of unpublished rows in id order; returns how many were.
@@ -115,13 +92,13 @@ class OutboxRelay:
         On a publish failure the rows confirmed so far are marked published, the failed row's
         `attempts` is incremented, and PublishFailed propagates (the caller backs off).
         """
-        async with self._sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():
             rows = (
                 await session.exec(
                     select(OutboxMessage)
                     .where(col(OutboxMessage.published_at).is_(None))
                     .order_by(col(OutboxMessage.id))
-                    .limit(self._batch_size)
+                    .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
@@ -154,7 +131,7 @@ class OutboxRelay:
             await self._apply_state(row)
         headers = dict(row.headers)
         correlation_id = headers.get("x-correlation-id")
-        await self._publisher.publish(
+        await self.publisher.publish(
             exchange=row.exchange,
             routing_key=row.routing_key,
             body=orjson.dumps(row.body),
@@ -168,14 +145,14 @@ class OutboxRelay:
         """Screens that get this state must find Redis at least as new (gateway accept script)."""
         change = PollStateChanged.model_validate(row.body)
         try:
-            await self._state_cache.write(change.poll, change.state_version)
+            await self.state_cache.write(change.poll, change.state_version)
         except (RedisError, OSError) as exc:  # Redis down must not stop events
             STATE_CACHE_WRITE_FAILURES.inc()
             log.warning("could not write poll state to Redis", extra={"error": repr(exc)})
 
     async def _update_backlog(self) -> None:
         """Refresh the backlog gauge (unpublished rows; the partial index keeps it cheap)."""
-        async with self._sessions() as session:
+        async with self.sessions() as session:
             backlog = (
                 await session.exec(
                     select(func.count())
@@ -185,13 +162,8 @@ class OutboxRelay:
             ).one()
         OUTBOX_BACKLOG.set(int(backlog))
 
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()
-
     def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+        self.wake()
 
     async def _ensure_listener(self) -> None:
         """LISTEN on a dedicated connection; without one the timer still drives the relay."""
@@ -199,7 +171,7 @@ class OutboxRelay:
             return
         self._listener = None
         try:
-            listener = await asyncpg.connect(self._listen_dsn, timeout=5)
+            listener = await asyncpg.connect(self.listen_dsn, timeout=5)
             await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning(

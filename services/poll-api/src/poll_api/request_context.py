@@ -1,7 +1,8 @@
-"""Request context: X-Request-ID in and out, correlation id for logs, metrics, last-resort 500s.
+"""Around every request: its trace span, its X-Request-ID (the correlation id of its logs and
+error bodies), its metrics, and the last-resort 500 for an unhandled exception.
 
-A plain ASGI middleware (not BaseHTTPMiddleware) so the correlation id context variable is set
-around the whole request and an unhandled exception is answered here, once, without a trace.
+Everything the request writes into the outbox carries its span's context, so the consumers'
+spans join the request's trace.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import re
 import time
 import uuid
 
+from opentelemetry.trace import Status, StatusCode
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from poll_api.asgi import HttpMiddleware, WatchedSend
 from poll_api.errors import internal_error_response
 from poll_api.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from zephyr_runtime import tracing
 from zephyr_runtime.jsonlog import correlation_id_var
 
 log = logging.getLogger(__name__)
@@ -39,43 +43,59 @@ def route_template(scope: Scope) -> str:
     return str(template) if template else "unmatched"
 
 
-class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class RequestContextMiddleware(HttpMiddleware):
+    """X-Request-ID in and out, the correlation id for logs, HTTP metrics, last-resort 500s."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = request_id_from(Headers(scope=scope))
         token = correlation_id_var.set(request_id)
         started = time.perf_counter()
-        status_code = 500
-        response_started = False
 
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status_code, response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                status_code = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
+        def add_request_id(headers: MutableHeaders) -> None:
+            headers[REQUEST_ID_HEADER] = request_id
 
+        watched = WatchedSend(send, add_request_id)
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive, watched)
         except Exception:
             log.exception(
                 "unhandled error", extra={"path": scope.get("path"), "method": scope.get("method")}
             )
-            if response_started:
+            if watched.started:
                 raise  # too late to answer cleanly; the server closes the connection
-            await internal_error_response()(scope, receive, send_with_request_id)
+            await internal_error_response()(scope, receive, watched)
         finally:
             labels = {
                 "route": route_template(scope),
                 "method": scope.get("method", ""),
-                "status": f"{status_code // 100}xx",
+                "status": f"{(watched.status or 500) // 100}xx",
             }
             HTTP_REQUESTS.labels(**labels).inc()
             HTTP_LATENCY.labels(**labels).observe(time.perf_counter() - started)
             correlation_id_var.reset(token)
+
+
+class TracingMiddleware(HttpMiddleware):
+    """A server span per request, continuing the caller's W3C trace context if it sent one."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]
+        }
+        method = scope.get("method", "")
+        watched = WatchedSend(send)
+        with tracing.span(
+            f"{method} request",
+            parent_headers=headers,
+            kind=tracing.SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope.get("path", "")},
+        ) as span:
+            try:
+                await self.app(scope, receive, watched)
+            finally:
+                status_code = watched.status or 500
+                # The route is known only after routing: name the span by its template.
+                span.update_name(f"{method} {route_template(scope)}")
+                span.set_attribute("http.response.status_code", status_code)
+                if status_code >= 500:
+                    span.set_status(Status(StatusCode.ERROR))

@@ -142,7 +142,7 @@ async def run(argv: list[str], database_url: str, redis_url: str, redis_prefix: 
 
 def main(argv: list[str]) -> int:
     """Entry point for `python -m poll_api retention [...]`."""
-    from poll_api.config import Settings
+    from poll_api.settings import Settings
     from zephyr_runtime.jsonlog import configure_logging
     from zephyr_runtime.settings import load_settings
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import utcnow
 from contracts.polls import PollView
-from poll_api import crud, outbox, security
+from poll_api import crud, host_tokens, outbox
 from poll_api.context import AppContext
 from poll_api.errors import HostAuthFailed
 from poll_api.lifecycle import HostAction, apply_action
@@ -39,13 +39,13 @@ async def create_poll(
     ctx: AppContext, session: AsyncSession, data: PollCreate, caller: Caller
 ) -> tuple[Poll, str]:
     """Create a draft poll; returns it with the host token (which is stored only hashed)."""
-    token = security.new_host_token()
+    token = host_tokens.new_host_token()
     now = utcnow()
     async with session.begin():
         poll = await crud.insert_poll(
             session,
             data,
-            host_token_hash=security.hash_token(token),
+            host_token_hash=host_tokens.hash_token(token),
             expires_in_days=data.expires_in_days or ctx.settings.default_expiry_days,
             now=now,
         )
@@ -110,7 +110,7 @@ async def run_host_action(
 def authorize_host(poll: Poll, token: str | None) -> None:
     if token is None:
         raise HostAuthFailed(401, "missing or malformed Authorization: Bearer <host_token>")
-    if not security.token_matches(token, poll.host_token_hash):
+    if not host_tokens.token_matches(token, poll.host_token_hash):
         raise HostAuthFailed(403, "the host token does not match this poll")
 
 

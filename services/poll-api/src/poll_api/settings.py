@@ -1,17 +1,59 @@
-"""poll-api settings: the shared fields plus what only poll-api needs."""
+"""poll-api's settings: the shared and edge fields (zephyr_runtime.settings) plus its own.
+
+Every field reads `POLL_API_<FIELD>`, then `ZEPHYR_<FIELD>`; `<FIELD>_FILE` reads a secret from a
+file (`POLL_API_HOST_API_KEYS_FILE`). Lists are comma-separated. Rates are "<limit>/<period>",
+e.g. "600/1m", checked at start-up by `EdgeSettings`, like the CORS origins and the trusted
+proxies (see docs/security.md).
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from poll_api.hardening_config import HardeningSettings
+from poll_api.host_accounts import parse_host_keys
+from zephyr_runtime.origins import split_list
+from zephyr_runtime.settings import EdgeSettings
 
 
-class Settings(HardeningSettings):
+class Settings(EdgeSettings):
     """Read from `POLL_API_<FIELD>`, then `ZEPHYR_<FIELD>`; `<NAME>_FILE` for secrets."""
 
     model_config = SettingsConfigDict(env_prefix="POLL_API_", extra="ignore", validate_default=True)
+
+    # Rate limits, in Redis, shared by every replica. Per-IP limits are generous because a
+    # whole conference may sit behind one NAT address; per-room limits are tight.
+    rate_limit_ip: str = Field(
+        default="12000/1m", description="every /api request from one IP (limit/period)"
+    )
+    rate_limit_create_ip: str = Field(
+        default="120/1m", description="POST /api/polls from one IP (limit/period)"
+    )
+    rate_limit_read_ip: str = Field(
+        default="6000/1m", description="GET a poll or its results from one IP (limit/period)"
+    )
+    rate_limit_host_action_ip: str = Field(
+        default="600/1m", description="open/close/reveal/reset from one IP (limit/period)"
+    )
+    rate_limit_host_action_room: str = Field(
+        default="60/1m", description="open/close/reveal/reset of one poll (limit/period)"
+    )
+    max_body_bytes: int = Field(default=32_768, ge=1024, le=10_485_760)
+    max_concurrent_requests: int = Field(
+        default=256, ge=1, description="Requests in progress per process; beyond: 503."
+    )
+    cors_allow_origins: str = Field(default="", description="Origins allowed by CORS (no '*')")
+    served_over_tls: bool = Field(
+        default=False, description="Behind a TLS-terminating proxy: send HSTS."
+    )
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
+    csp_connect_src: str = Field(
+        default="", description="Extra CSP connect-src sources, e.g. the gateway's wss:// origin"
+    )
+    host_auth_enabled: bool = Field(
+        default=False, description="Creating a poll needs Authorization: Bearer <host API key>."
+    )
+    host_api_keys: str = Field(default="", repr=False, description="Comma/newline-separated")
 
     default_expiry_days: int = Field(default=30, ge=1, le=3650)
     # The gateway serves the participant page; the default is where `make run` puts it.
@@ -40,6 +82,20 @@ class Settings(HardeningSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_base_url must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _host_keys(self) -> Settings:
+        if self.host_auth_enabled and not parse_host_keys(self.host_api_keys):
+            raise ValueError("host_auth_enabled needs host_api_keys (or HOST_API_KEYS_FILE)")
+        return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return split_list(self.cors_allow_origins)
+
+    @property
+    def connect_sources(self) -> list[str]:
+        return split_list(self.csp_connect_src)
 
     def join_url(self, room_code: str) -> str | None:
         """The link a host shares with participants, when a public base URL is configured."""

@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from contracts.polls import PollView
 from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.redis_scripts import RedisScript, run_pipelined
 
 # KEYS[1] state hash, KEYS[2] room key.
 # ARGV: state_version, status, epoch, revealed ("1"/"0"), view JSON, poll id.
 # The room mapping never changes, so it is always (re)written; the state only when newer.
-WRITE_STATE_LUA = """
+WRITE_STATE = RedisScript(
+    """
 redis.call('SET', KEYS[2], ARGV[6])
 local current = redis.call('HGET', KEYS[1], 'state_version')
 if current and tonumber(current) >= tonumber(ARGV[1]) then
@@ -23,6 +26,7 @@ redis.call('HSET', KEYS[1], 'state_version', ARGV[1], 'status', ARGV[2], 'epoch'
   'revealed', ARGV[4], 'view', ARGV[5])
 return 1
 """
+)
 
 
 class PollStateCache:
@@ -31,7 +35,6 @@ class PollStateCache:
     def __init__(self, client: aioredis.Redis, keys: RedisKeys) -> None:
         self._client = client
         self._keys = keys
-        self._write_state = client.register_script(WRITE_STATE_LUA)
 
     def _args(self, view: PollView, state_version: int) -> tuple[list[str], list[str]]:
         keys = [self._keys.poll_state(view.id), self._keys.room(view.room_code)]
@@ -48,23 +51,26 @@ class PollStateCache:
     async def write(self, view: PollView, state_version: int) -> bool:
         """Write the state unless Redis already holds this or a newer version; True if written."""
         keys, args = self._args(view, state_version)
-        return bool(await self._write_state(keys=keys, args=args))
+        return bool(await WRITE_STATE.run(self._client, keys, args))
 
     async def write_many(self, states: Sequence[tuple[PollView, int]]) -> None:
         """The same conditional write for many polls in one round trip."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            for view, state_version in states:
-                keys, args = self._args(view, state_version)
-                await self._write_state(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+        calls = [(WRITE_STATE, *self._args(view, version)) for view, version in states]
+        await run_pipelined(self._client, calls)
 
     async def write_and_count(self, view: PollView, state_version: int) -> int:
         """Read-through refresh plus the participant count, in one round trip."""
         keys, args = self._args(view, state_version)
         async with self._client.pipeline(transaction=False) as pipe:
-            await self._write_state(keys=keys, args=args, client=pipe)
+            pipe.evalsha(WRITE_STATE.sha, len(keys), *keys, *args)
             pipe.hlen(self._keys.nicknames(view.id))
-            _, count = await pipe.execute()
+            written, count = await pipe.execute(raise_on_error=False)
+        if isinstance(written, NoScriptError):  # Redis lost its scripts: load it, write again
+            await WRITE_STATE.run(self._client, keys, args)
+        elif isinstance(written, Exception):
+            raise written
+        if isinstance(count, Exception):
+            raise count
         return int(count)
 
     async def cached_versions(self, poll_ids: Sequence[UUID]) -> list[int | None]:

@@ -1,9 +1,14 @@
-"""Turning a `polls` row into what others see: the contract view and the public API view."""
+"""Turning a `polls` row into what others see: the contract view and the public API views."""
 
 from __future__ import annotations
 
 from contracts.polls import PollStatus, PollView
-from poll_api.models import Poll, PollPublic, PollResults
+from poll_api.models import Poll, PollPublic, PollResults, ResultsPublic
+
+# The row's columns that the public view shows besides those of the contract view.
+_PUBLIC_COLUMNS = {"kind", "state_version", "created_at", "opened_at", "closed_at", "expires_at"}
+# The poll's fields that head its results.
+_RESULTS_HEADING = {"room_code", "status", "revealed", "epoch"}
 
 
 def poll_view(poll: Poll) -> PollView:
@@ -23,22 +28,19 @@ def poll_view(poll: Poll) -> PollView:
 def poll_public(
     poll: Poll, *, participant_count: int = 0, results: PollResults | None = None
 ) -> PollPublic:
-    view = poll_view(poll)
+    """What anyone may see of a poll; `results` only once they are revealed."""
     return PollPublic(
-        id=poll.id,
-        room_code=poll.room_code,
-        question=poll.question,
-        options=view.options,
-        kind=poll.kind,
-        status=view.status,
-        revealed=poll.revealed,
-        epoch=poll.epoch,
-        hide_results_until_reveal=view.hide_results_until_reveal,
-        state_version=poll.state_version,
+        **poll_view(poll).model_dump(),
+        **poll.model_dump(include=_PUBLIC_COLUMNS),
         participant_count=participant_count,
-        created_at=poll.created_at,
-        opened_at=poll.opened_at,
-        closed_at=poll.closed_at,
-        expires_at=poll.expires_at,
         results=results if poll.revealed else None,
+    )
+
+
+def results_public(poll: Poll, results: PollResults) -> ResultsPublic:
+    """The results with the poll they belong to (`GET /api/polls/{room_code}/results`)."""
+    return ResultsPublic(
+        **results.model_dump(),
+        **poll_view(poll).model_dump(include=_RESULTS_HEADING),
+        poll_id=poll.id,
     )

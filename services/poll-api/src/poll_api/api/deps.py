@@ -12,7 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from poll_api.context import AppContext
 from poll_api.crud import normalize_room_code
-from poll_api.real_ip import request_client_ip
+from poll_api.errors import HostAuthFailed
+from poll_api.host_accounts import check_host_account
+from poll_api.protection import protection_of
+from poll_api.protection.client_ip import request_client_ip
 from poll_api.service import Caller
 from zephyr_runtime.jsonlog import correlation_id_var
 
@@ -60,3 +63,24 @@ def get_caller(
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_host_account(request: Request, ctx: ContextDep, caller: CallerDep) -> None:
+    """With host accounts on, creating a poll needs a host API key (a refusal is audited)."""
+    settings = ctx.settings
+    if not settings.host_auth_enabled:
+        return
+    try:
+        check_host_account(caller.bearer_token, settings.host_api_keys)
+    except HostAuthFailed as failure:
+        protection_of(request).record(
+            "security.auth_failed",
+            request.scope,
+            "missing_key" if failure.status_code == 401 else "wrong_key",
+            action="create",
+            status_code=failure.status_code,
+        )
+        raise
+
+
+HostAccountDep = Annotated[None, Depends(require_host_account)]

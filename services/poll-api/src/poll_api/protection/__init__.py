@@ -1,9 +1,13 @@
-"""Installs poll-api's protections: real IP, security headers, CORS, load shedding, rate limits,
-body limit, error bodies with correlation ids, and sampled security audit events.
+"""poll-api's protection layer: what stands between a client and the routes.
 
-`install_hardening(app, settings)` is called by `create_app` before the request-context
+From the outside in: security headers on every answer (`security_headers`), the caller's real
+IP (`client_ip`), CORS, rate limits (`rate_limits`, 429), the body limit (`body_limit`, 413), and
+load shedding with a circuit breaker over the dependencies (`shedding`, 503). Refusals are
+error bodies from `poll_api.errors` and are sampled into `security.*` audit events (`Protection`).
+
+`install_protection(app, settings)` is called by `create_app` before the request-context
 middleware is added, so that middleware stays outermost (correlation id, metrics) and every
-answer produced here (413, 429, 503) carries X-Request-ID and the security headers.
+answer produced here carries X-Request-ID and the security headers.
 """
 
 from __future__ import annotations
@@ -17,29 +21,27 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import Scope
 
 from contracts import AuditBatch, AuditEvent, utcnow
 from contracts.topology import AUDIT_EXCHANGE, audit_routing_key
 from poll_api import outbox
-from poll_api.body_limit import BodyLimitMiddleware
 from poll_api.context import AppContext
-from poll_api.hardening_config import HardeningSettings
-from poll_api.headers import SecurityHeadersMiddleware
-from poll_api.problems import document_common_errors, install_error_bodies
-from poll_api.problems import validation_error_response as _validation_body
-from poll_api.ratelimit import RateLimitMiddleware
-from poll_api.real_ip import RealIpMiddleware, client_ip_of
+from poll_api.protection.body_limit import BodyLimitMiddleware
+from poll_api.protection.client_ip import ClientIpMiddleware, client_ip_of
+from poll_api.protection.rate_limits import RateLimitMiddleware
+from poll_api.protection.security_headers import SecurityHeadersMiddleware
+from poll_api.protection.shedding import LoadSheddingMiddleware
+from poll_api.settings import Settings
 from zephyr_runtime.jsonlog import correlation_id_var
 from zephyr_runtime.ratelimit import Decision, RateLimiter
 from zephyr_runtime.security_events import SecurityEvents
 
 
-class Hardening:
+class Protection:
     """What the protections share at run time: the limiter and the security event sampler."""
 
-    def __init__(self, settings: HardeningSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limiter: RateLimiter | None = None
         self.events: SecurityEvents | None = None
@@ -70,6 +72,7 @@ class Hardening:
             await self.events.stop()
 
     def record(self, kind: str, scope: Scope, reason: str, **data: Any) -> None:
+        """A sampled `security.*` audit event about the request of `scope`."""
         if self.events is None:
             return
         self.events.record(
@@ -86,24 +89,33 @@ class Hardening:
     def on_body_too_large(self, scope: Scope) -> None:
         self.record("security.invalid_input", scope, "body_too_large")
 
+    def on_invalid_input(self, request: Request, exc: RequestValidationError) -> None:
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()})
+        self.record("security.invalid_input", request.scope, "validation", fields=fields[:10])
 
-def hardening_of(request: Request) -> Hardening:
-    hardening: Hardening = request.app.state.hardening
-    return hardening
+
+def protection_of(request: Request) -> Protection:
+    protection: Protection = request.app.state.protection
+    return protection
 
 
-def install_hardening(app: FastAPI, settings: HardeningSettings) -> Hardening:
-    hardening = Hardening(settings)
-    app.state.hardening = hardening
+def install_protection(app: FastAPI, settings: Settings) -> Protection:
+    protection = Protection(settings)
+    app.state.protection = protection
 
-    # Middlewares run outermost-last-added: headers > real IP > CORS > limit > body. Load
-    # shedding (503, `max_concurrent_requests`) is poll_api.resilience, inside these.
-    app.add_middleware(BodyLimitMiddleware, settings.max_body_bytes, hardening.on_body_too_large)
+    # Middlewares run outermost-last-added: headers > client IP > CORS > limits > body > shedding.
+    app.add_middleware(
+        LoadSheddingMiddleware,
+        max_in_flight=settings.max_concurrent_requests,
+        breaker_failures=settings.breaker_failures,
+        breaker_reset_seconds=settings.breaker_reset_seconds,
+    )
+    app.add_middleware(BodyLimitMiddleware, settings.max_body_bytes, protection.on_body_too_large)
     app.add_middleware(
         RateLimitMiddleware,
         settings=settings,
-        limiter=lambda: hardening.limiter,
-        on_limited=hardening.on_limited,
+        limiter=lambda: protection.limiter,
+        on_limited=protection.on_limited,
     )
     if settings.cors_origins:
         # Bearer tokens, not cookies: credentials are never allowed, so no `*` question arises.
@@ -122,7 +134,7 @@ def install_hardening(app: FastAPI, settings: HardeningSettings) -> Hardening:
             allow_credentials=False,
             max_age=600,
         )
-    app.add_middleware(RealIpMiddleware, settings.trusted_networks)
+    app.add_middleware(ClientIpMiddleware, settings.trusted_networks)
     app.add_middleware(
         SecurityHeadersMiddleware,
         connect_sources=settings.connect_sources,
@@ -130,32 +142,16 @@ def install_hardening(app: FastAPI, settings: HardeningSettings) -> Hardening:
         hsts_max_age_seconds=settings.hsts_max_age_seconds,
     )
 
-    async def invalid_input(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        fields = sorted({".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()})
-        hardening.record("security.invalid_input", request.scope, "validation", fields=fields[:10])
-        return _validation_body(exc)
-
-    app.add_exception_handler(RequestValidationError, invalid_input)
-    install_error_bodies(app)
-    optional_auth = {
-        ("get", "/api/polls/{room_code}/results"),
-        ("get", "/api/polls/{room_code}/results.csv"),
-    }
-    if not settings.host_auth_enabled:
-        optional_auth.add(("post", "/api/polls"))
-    document_common_errors(app, frozenset(optional_auth))
-
     original_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with original_lifespan(app) as state:
-            await hardening.start(app.state.ctx)
+            await protection.start(app.state.ctx)
             try:
                 yield state
             finally:
-                await hardening.stop()
+                await protection.stop()
 
     app.router.lifespan_context = lifespan
-    return hardening
+    return protection

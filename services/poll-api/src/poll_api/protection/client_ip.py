@@ -1,4 +1,4 @@
-"""The caller's real IP, computed once per request and kept in the ASGI scope's state.
+"""The caller's IP, computed once per request and kept in the ASGI scope's state.
 
 Only a trusted proxy's `X-Forwarded-For` is believed (`trusted_proxies`); everyone else is the
 peer address. Rate limits, audit events and `Caller.client_ip` all read it from here.
@@ -16,7 +16,7 @@ STATE_KEY = "client_ip"
 
 
 def client_ip_of(scope: Scope) -> str | None:
-    """The real IP set by `RealIpMiddleware` (the peer address if it did not run)."""
+    """The IP set by `ClientIpMiddleware` (the peer address if it did not run)."""
     state = scope.get("state") or {}
     if STATE_KEY in state:
         value: str | None = state[STATE_KEY]
@@ -29,7 +29,7 @@ def request_client_ip(request: Request) -> str | None:
     return client_ip_of(request.scope)
 
 
-class RealIpMiddleware:
+class ClientIpMiddleware:
     def __init__(self, app: ASGIApp, trusted: tuple[Network, ...]) -> None:
         self.app = app
         self.trusted = trusted

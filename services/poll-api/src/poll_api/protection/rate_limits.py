@@ -13,26 +13,21 @@ import re
 from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contracts.polls import ROOM_CODE_PATTERN
-from poll_api.hardening_config import HardeningSettings
-from poll_api.problems import error_response
-from poll_api.real_ip import client_ip_of
+from contracts.polls import normalize_room_code
+from poll_api.asgi import HttpMiddleware, WatchedSend
+from poll_api.errors import error_response
+from poll_api.protection.client_ip import client_ip_of
+from poll_api.settings import Settings
 from zephyr_runtime.ratelimit import Check, Decision, RateLimiter
 
 _HOST_ACTION = re.compile(r"^/api/polls/([^/]+)/(open|close|reveal|reset)/?$")
 _READ = re.compile(r"^/api/polls/([^/]+)(/results(\.csv)?)?/?$")
-_ROOM = re.compile(ROOM_CODE_PATTERN)
 _UNLIMITED = ("/health/", "/metrics")
 
 
-def _room(raw: str) -> str:
-    code = raw.strip().upper()
-    return code if _ROOM.fullmatch(code) else "invalid"
-
-
-def classify(settings: HardeningSettings, method: str, path: str, ip: str) -> list[Check]:
+def classify(settings: Settings, method: str, path: str, ip: str) -> list[Check]:
     """The rate-limit checks a request must pass."""
     if path.startswith(_UNLIMITED):
         return []
@@ -41,7 +36,8 @@ def classify(settings: HardeningSettings, method: str, path: str, ip: str) -> li
         checks.append(Check("create_ip", ip, settings.rule("create_ip")))
     elif method == "POST" and (match := _HOST_ACTION.match(path)):
         checks.append(Check("host_action_ip", ip, settings.rule("host_action_ip")))
-        room = _room(match.group(1))
+        # Every malformed code shares one budget: inventing codes buys no fresh limits.
+        room = normalize_room_code(match.group(1)) or "invalid"
         checks.append(Check("host_action_room", room, settings.rule("host_action_room")))
     elif method in ("GET", "HEAD") and _READ.match(path):
         checks.append(Check("read_ip", ip, settings.rule("read_ip")))
@@ -59,22 +55,22 @@ def rate_headers(decision: Decision) -> dict[str, str]:
 OnLimited = Callable[[Scope, Decision], None]
 
 
-class RateLimitMiddleware:
+class RateLimitMiddleware(HttpMiddleware):
     def __init__(
         self,
         app: ASGIApp,
-        settings: HardeningSettings,
+        settings: Settings,
         limiter: Callable[[], RateLimiter | None],
         on_limited: OnLimited,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.settings = settings
         self.limiter = limiter  # None until the lifespan has opened Redis
         self.on_limited = on_limited
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limiter = self.limiter()
-        if scope["type"] != "http" or limiter is None or not self.settings.rate_limit_enabled:
+        if limiter is None or not self.settings.rate_limit_enabled:
             await self.app(scope, receive, send)
             return
         ip = client_ip_of(scope) or "unknown"
@@ -96,11 +92,8 @@ class RateLimitMiddleware:
             return
         extra = rate_headers(decision)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    headers[name] = value
-            await send(message)
+        def add_rate_headers(headers: MutableHeaders) -> None:
+            for name, value in extra.items():
+                headers[name] = value
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, WatchedSend(send, add_rate_headers))

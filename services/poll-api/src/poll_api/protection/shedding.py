@@ -16,15 +16,14 @@ import math
 import asyncpg
 import redis.exceptions
 import sqlalchemy.exc
-from prometheus_client import Counter
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from zephyr_runtime.breaker import CircuitBreaker
+from poll_api.asgi import HttpMiddleware, WatchedSend
+from poll_api.errors import error_response
+from poll_api.metrics import SHED_REQUESTS
+from zephyr_runtime.resilience import CircuitBreaker
 
-SHED_REQUESTS = Counter(
-    "poll_api_requests_shed_total", "Requests refused with 503 before any work.", ["reason"]
-)
 EXEMPT_PREFIXES = ("/health", "/metrics")
 _DEPENDENCY_ERRORS = (
     OSError,  # refused, reset, timed out
@@ -58,14 +57,11 @@ def caused_by_dependency(exc: BaseException) -> bool:
 
 
 def _refuse(detail: str, retry_after: float) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail},
-        status_code=503,
-        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
-    )
+    retry = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+    return error_response(503, detail, retry, with_correlation_id=False)
 
 
-class ResilienceMiddleware:
+class LoadSheddingMiddleware(HttpMiddleware):
     def __init__(
         self,
         app: ASGIApp,
@@ -74,7 +70,7 @@ class ResilienceMiddleware:
         breaker_failures: int = 3,
         breaker_reset_seconds: float = 2.0,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.breaker = CircuitBreaker(
@@ -83,8 +79,8 @@ class ResilienceMiddleware:
             reset_timeout=breaker_reset_seconds,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope.get("path", "")).startswith(EXEMPT_PREFIXES):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if str(scope.get("path", "")).startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
@@ -98,29 +94,24 @@ class ResilienceMiddleware:
             )
             await response(scope, receive, send)
             return
-        status = 500
-        started = False
         self.in_flight += 1
-
-        async def capture(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                started = True
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, watched)
         except Exception as exc:
-            if started or not caused_by_dependency(exc):
+            if watched.started or not caused_by_dependency(exc):
                 raise
             log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
-            await _refuse("a dependency is unavailable, retry shortly", 2)(scope, receive, capture)
+            await _refuse("a dependency is unavailable, retry shortly", 2)(scope, receive, watched)
         finally:
             self.in_flight -= 1
-            if status == 503:
-                self.breaker.record_failure()
-            elif status < 500:
-                self.breaker.record_success()
-            elif self.breaker.state == "half_open":
-                self.breaker.record_failure()  # a probe that errored: stay open
+            self.record(watched.status or 500)
+
+    def record(self, status: int) -> None:
+        """A 503 is a dependency failure; a probe that errored otherwise keeps the breaker open."""
+        if status == 503:
+            self.breaker.record_failure()
+        elif status < 500:
+            self.breaker.record_success()
+        elif self.breaker.state == "half_open":
+            self.breaker.record_failure()

@@ -91,29 +91,25 @@ export function percent(count, total) {
   return total > 0 ? Math.round((100 * count) / total) : 0;
 }
 
+function element(tag, className) {
+  const node = document.createElement(tag);
+  node.className = className;
+  return node;
+}
+
 function barItem() {
-  const item = document.createElement("li");
-  item.className = "bar";
-  const head = document.createElement("div");
-  head.className = "bar-head";
-  const label = document.createElement("span");
-  label.className = "bar-label";
-  const value = document.createElement("span");
-  value.className = "bar-value";
-  const count = document.createElement("span");
-  count.className = "count";
-  const sep = document.createElement("span");
-  sep.className = "unit";
-  const pct = document.createElement("span");
-  pct.className = "pct";
+  const item = element("li", "bar");
+  const head = element("div", "bar-head");
+  const label = element("span", "bar-label");
+  const value = element("span", "bar-value");
+  const count = element("span", "count");
+  const sep = element("span", "unit");
+  const pct = element("span", "pct");
   value.append(count, sep, pct);
   head.append(label, value);
-  const track = document.createElement("div");
-  track.className = "track";
+  const track = element("div", "track");
   track.setAttribute("aria-hidden", "true");
-  const fill = document.createElement("div");
-  fill.className = "fill";
-  track.append(fill);
+  track.append(element("div", "fill"));
   item.append(head, track);
   return item;
 }

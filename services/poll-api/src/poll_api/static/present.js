@@ -16,17 +16,10 @@ import {
 
 const REFRESH_MS = 1000;
 
-const ui = {
-  status: $("present-status"),
-  figures: $("present-figures"),
-  question: $("present-question"),
-  bars: $("bars"),
-  hidden: $("present-hidden"),
-  error: $("present-error"),
-  link: $("present-link"),
-  qr: $("present-qr"),
-  room: $("present-room"),
-};
+// Every element of the view has the id "present-<name>" (the bars' list is "bars").
+const PARTS = ["status", "figures", "question", "hidden", "error", "link", "qr", "room"];
+const ui = Object.fromEntries(PARTS.map((name) => [name, $("present-" + name)]));
+ui.bars = $("bars");
 
 const room = roomFromPath();
 const token = room ? tokenFor(room) : null;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from poll_api.deps import ContextDep
+from poll_api.api.deps import ContextDep
 from zephyr_runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["operations"])

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from poll_api import crud
-from poll_api.deps import ContextDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import ContextDep, RoomCodeDep, SessionDep
 from poll_api.errors import PollNotFound
 from poll_api.qr import qr_svg
 

@@ -2,7 +2,8 @@
 
 The pages are static files shipped inside the package (`poll_api/static/`); they talk to the
 JSON API from the browser. No user data is ever put into HTML on the server, and the CSP
-allows scripts and styles only from this origin.
+(`zephyr_runtime.page_headers`, the same as the gateway's pages) allows scripts and styles only
+from this origin.
 """
 
 from __future__ import annotations
@@ -11,23 +12,15 @@ from functools import cache
 from importlib import resources
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from poll_api.deps import RoomCodeDep
+from poll_api.api.deps import RoomCodeDep
+from poll_api.errors import error_response
+from zephyr_runtime.page_headers import PAGE_HEADERS
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-cache",
-}
+_HEADERS = dict(PAGE_HEADERS)
 ASSETS = {
     "common.js": "text/javascript; charset=utf-8",
     "host.js": "text/javascript; charset=utf-8",
@@ -42,14 +35,14 @@ def static_file(name: str) -> bytes:
 
 
 def page(name: str, media_type: str = "text/html; charset=utf-8") -> Response:
-    return Response(content=static_file(name), media_type=media_type, headers=PAGE_HEADERS)
+    return Response(content=static_file(name), media_type=media_type, headers=_HEADERS)
 
 
 @router.get("/host/assets/{name}")
 async def host_asset(name: str) -> Response:
     media_type = ASSETS.get(name)
     if media_type is None:
-        return JSONResponse({"detail": "not found"}, status_code=404)
+        return error_response(404, "not found", with_correlation_id=False)
     return page(name, media_type)
 
 

@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from poll_api import service
-from poll_api.deps import CallerDep, ContextDep, RoomCodeDep, SessionDep
-from poll_api.host_accounts import HostAccountDep
+from poll_api.api.deps import CallerDep, ContextDep, HostAccountDep, RoomCodeDep, SessionDep
 from poll_api.lifecycle import HostAction
 from poll_api.models import PollCreate, PollCreated, PollPublic
 from poll_api.views import poll_public
@@ -56,40 +55,32 @@ async def get_poll(room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep)
     return poll_public(poll, participant_count=participants, results=results)
 
 
-async def _host_action(
-    action: HostAction, room_code: str, ctx: ContextDep, session: SessionDep, caller: CallerDep
-) -> PollPublic:
-    poll = await service.run_host_action(ctx, session, room_code, action, caller)
-    return poll_public(poll)
+# Each host action is its own operation (`POST /{room_code}/open`, ...), with its description.
+_HOST_ACTIONS: dict[HostAction, str] = {
+    "open": "Start accepting votes (from draft, or again after closing).",
+    "close": "Stop accepting votes. Once this returns, no further vote is accepted.",
+    "reveal": "Make the results public (in any status).",
+    "reset": "Discard all votes (a new epoch) and return the poll to draft, unrevealed.",
+}
 
 
-@router.post("/{room_code}/open", response_model=PollPublic, responses=_HOST_ERRORS)
-async def open_poll(
-    room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
-) -> PollPublic:
-    """Start accepting votes (from draft, or again after closing)."""
-    return await _host_action("open", room_code, ctx, session, caller)
+def _add_host_action(action: HostAction, description: str) -> None:
+    async def run_action(
+        room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
+    ) -> PollPublic:
+        poll = await service.run_host_action(ctx, session, room_code, action, caller)
+        return poll_public(poll)
+
+    run_action.__doc__ = description
+    router.add_api_route(
+        f"/{{room_code}}/{action}",
+        run_action,
+        methods=["POST"],
+        name=f"{action}_poll",
+        response_model=PollPublic,
+        responses=_HOST_ERRORS,
+    )
 
 
-@router.post("/{room_code}/close", response_model=PollPublic, responses=_HOST_ERRORS)
-async def close_poll(
-    room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
-) -> PollPublic:
-    """Stop accepting votes. Once this returns, no further vote is accepted."""
-    return await _host_action("close", room_code, ctx, session, caller)
-
-
-@router.post("/{room_code}/reveal", response_model=PollPublic, responses=_HOST_ERRORS)
-async def reveal_poll(
-    room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
-) -> PollPublic:
-    """Make the results public (in any status)."""
-    return await _host_action("reveal", room_code, ctx, session, caller)
-
-
-@router.post("/{room_code}/reset", response_model=PollPublic, responses=_HOST_ERRORS)
-async def reset_poll(
-    room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
-) -> PollPublic:
-    """Discard all votes (a new epoch) and return the poll to draft, unrevealed."""
-    return await _host_action("reset", room_code, ctx, session, caller)
+for _action, _description in _HOST_ACTIONS.items():
+    _add_host_action(_action, _description)

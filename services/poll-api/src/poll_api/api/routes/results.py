@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from poll_api import service
-from poll_api.deps import CallerDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import CallerDep, RoomCodeDep, SessionDep
 from poll_api.models import ResultsPublic
 from poll_api.results import results_csv
-from poll_api.views import poll_view
+from poll_api.views import results_public
 
 router = APIRouter(prefix="/api/polls", tags=["results"])
 
@@ -27,15 +27,7 @@ async def get_results(
     room_code: RoomCodeDep, session: SessionDep, caller: CallerDep
 ) -> ResultsPublic:
     poll, results = await service.poll_results(session, room_code, caller)
-    view = poll_view(poll)
-    return ResultsPublic(
-        **results.model_dump(),
-        poll_id=poll.id,
-        room_code=poll.room_code,
-        status=view.status,
-        revealed=poll.revealed,
-        epoch=poll.epoch,
-    )
+    return results_public(poll, results)
 
 
 @router.get(

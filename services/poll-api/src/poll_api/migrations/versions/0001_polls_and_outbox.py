@@ -1,15 +1,8 @@
-"""polls and outbox
-
-Revision ID: 0001
-Revises:
-"""
+"""The polls and outbox tables (revision 0001)."""
 
 from alembic import op
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:

@@ -1,4 +1,5 @@
-"""POST /api/polls: room code, host token (stored only hashed), outbox rows, validation."""
+"""POST /api/polls (room code, host token stored only hashed, outbox rows, validation) and
+GET /api/polls/{room_code} (the public view)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from datetime import timedelta
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from contracts import AuditBatch, PollEvent, PollStateChanged
-from contracts.polls import ROOM_CODE_PATTERN
-from poll_api import security
+from contracts.polls import ROOM_CODE_PATTERN, PollView
 from tests.poll_api.utils import app_settings, audit_kinds, create_poll, outbox_rows, running_app
+from zephyr_runtime.keys import RedisKeys
 
 
 async def test_create_returns_room_code_and_token_and_stores_only_the_hash(
@@ -91,21 +93,6 @@ async def test_join_url_uses_the_public_base_url(resources: object) -> None:
     assert created["join_url"] == f"https://vote.example.org/join/{created['room_code']}"
 
 
-async def test_room_code_collision_is_retried(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = await create_poll(client)
-    while True:  # a code nobody has used in this session
-        fresh = security.new_room_code()
-        if (await client.get(f"/api/polls/{fresh}")).status_code == 404:
-            break
-    codes = iter([first["room_code"], fresh])
-    monkeypatch.setattr(security, "new_room_code", lambda: next(codes))
-    second = await create_poll(client)
-    assert second["room_code"] == fresh
-    assert second["id"] != first["id"]
-
-
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -143,3 +130,42 @@ async def test_non_json_body_is_a_clear_422(client: httpx.AsyncClient) -> None:
     )
     assert resp.status_code == 422
     assert resp.json()["detail"]
+
+
+async def test_public_view_has_every_poll_view_field(client: httpx.AsyncClient) -> None:
+    created = await create_poll(client, settings={"hide_results_until_reveal": True})
+    resp = await client.get(f"/api/polls/{created['room_code'].lower()}")
+    assert resp.status_code == 200
+    body = resp.json()
+    view = PollView.model_validate({k: body[k] for k in PollView.model_fields})
+    assert str(view.id) == created["id"]
+    assert view.room_code == created["room_code"]
+    assert view.question == "Best colour?"
+    assert view.options == ["Red", "Green", "Blue"]
+    assert view.status == "draft"
+    assert view.hide_results_until_reveal is True
+    for extra in ("state_version", "participant_count", "created_at", "opened_at", "closed_at"):
+        assert extra in body
+    assert body["expires_at"]
+    assert body["results"] is None
+    assert "host_token" not in resp.text
+    assert "host_token_hash" not in resp.text
+
+
+@pytest.mark.parametrize("code", ["ZZZZZZ", "abc", "ABCDE0", "ABCDEFG", "!!!!!!", "ABC%20D"])
+async def test_unknown_or_malformed_room_code_is_404(client: httpx.AsyncClient, code: str) -> None:
+    resp = await client.get(f"/api/polls/{code}")
+    assert resp.status_code == 404
+    assert resp.json() == {
+        "detail": "no poll with this room code",
+        "correlation_id": resp.headers["X-Request-ID"],
+    }
+
+
+async def test_participant_count_comes_from_the_nickname_hash(
+    client: httpx.AsyncClient, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    created = await create_poll(client)
+    await redis_client.hset(keys.nicknames(created["id"]), mapping={"ann": "p1", "bob": "p2"})
+    resp = await client.get(f"/api/polls/{created['room_code']}")
+    assert resp.json()["participant_count"] == 2

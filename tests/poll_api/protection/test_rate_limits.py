@@ -1,0 +1,45 @@
+"""Which rate-limit rules a request must pass (the limiter itself: tests/security/test_units.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from poll_api.protection.rate_limits import classify
+from poll_api.settings import Settings
+
+IP = "192.0.2.1"
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scopes"),
+    [
+        ("GET", "/health/ready", []),
+        ("GET", "/metrics", []),
+        ("POST", "/api/polls", ["ip", "create_ip"]),
+        ("POST", "/api/polls/", ["ip", "create_ip"]),
+        ("GET", "/api/polls/ABCDEF", ["ip", "read_ip"]),
+        ("HEAD", "/api/polls/ABCDEF/results.csv", ["ip", "read_ip"]),
+        ("POST", "/api/polls/ABCDEF/close", ["ip", "host_action_ip", "host_action_room"]),
+        ("GET", "/host", ["ip"]),
+        ("DELETE", "/api/polls/ABCDEF", ["ip"]),
+    ],
+)
+def test_requests_are_classified(
+    settings: Settings, method: str, path: str, scopes: list[str]
+) -> None:
+    assert [check.scope for check in classify(settings, method, path, IP)] == scopes
+
+
+def test_host_actions_are_counted_per_room_and_malformed_codes_share_one_budget(
+    settings: Settings,
+) -> None:
+    def room(path: str) -> str:
+        return classify(settings, "POST", path, IP)[-1].subject
+
+    assert room("/api/polls/abcdef/open") == room("/api/polls/ABCDEF/reset") == "ABCDEF"
+    assert room("/api/polls/nope/open") == room("/api/polls/%27--/open") == "invalid"
