@@ -4,6 +4,8 @@ another participant or poll, and every refusal leaves a security event in audit_
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -19,9 +21,10 @@ from tests.security.conftest import (
     VOTES_PER_PARTICIPANT,
 )
 from tests.security.helpers import Client, create_poll, from_ip, wait_for_event
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.procs import Stack
-from tests.support.truth import read_truth, wait_for
+from tests.support.truth import read_truth
 
 pytestmark = pytest.mark.e2e
 
@@ -30,11 +33,23 @@ def ws_url(stack: Stack, room: str, gateway: str = "ws_gateway") -> str:
     return f"ws://127.0.0.1:{stack[gateway].port}/ws/{room}"
 
 
-async def test_a_flood_of_votes_and_joins_is_limited_while_a_normal_participant_votes(
-    sec_stack: Stack, sec_resources: Resources
-) -> None:
+@dataclass
+class Room:
+    poll: dict[str, Any]
+    url: str  # the tight gateway's WebSocket URL of the poll
+
+
+@pytest.fixture
+async def room(sec_stack: Stack) -> Room:
+    """A new poll, created through poll-api."""
     poll = await create_poll(sec_stack["poll_api"].url)
-    url = ws_url(sec_stack, poll["room_code"])
+    return Room(poll, ws_url(sec_stack, poll["room_code"]))
+
+
+async def test_a_flood_of_votes_and_joins_is_limited_while_a_normal_participant_votes(
+    room: Room, sec_resources: Resources
+) -> None:
+    poll, url = room.poll, room.url
     flood_ip = "198.51.100.66"
     normal = Client(url, "normal", from_ip("203.0.113.10"))
     flooder = Client(url, "flooder", from_ip(flood_ip))
@@ -70,7 +85,7 @@ async def test_a_flood_of_votes_and_joins_is_limited_while_a_normal_participant_
 
     # The normal participant was never refused, and its last vote is what is stored.
     assert [r["type"] for r in normal_replies] == ["vote_accepted"] * VOTES_PER_PARTICIPANT
-    await wait_for(lambda: _replied(flooder, 40), timeout=60)
+    await eventually(lambda: _replied(flooder, 40), timeout=60, interval=0.2)
     limited = [e for e in flooder.errors if e["code"] == "rate_limited"]
     assert len(flooder.accepted) <= VOTES_PER_PARTICIPANT
     assert len(flooder.accepted) + len(limited) == 40
@@ -84,7 +99,7 @@ async def test_a_flood_of_votes_and_joins_is_limited_while_a_normal_participant_
         vote = truth.votes.get(str(normal.participant_id))
         return vote is not None and vote["vote_id"] == normal.accepted[-1]["vote_id"]
 
-    await wait_for(stored, timeout=60)
+    await eventually(stored, timeout=60, interval=0.2)
     events = await wait_for_event(
         sec_resources.database_url, "security.rate_limited", client_ip=flood_ip
     )
@@ -99,11 +114,10 @@ async def _replied(client: Client, count: int) -> bool:
 
 
 async def test_a_connection_that_keeps_flooding_frames_is_closed(
-    sec_stack: Stack, sec_resources: Resources
+    room: Room, sec_resources: Resources
 ) -> None:
-    poll = await create_poll(sec_stack["poll_api"].url)
     ip = "198.51.100.77"
-    async with connect(ws_url(sec_stack, poll["room_code"]), additional_headers=from_ip(ip)) as ws:
+    async with connect(room.url, additional_headers=from_ip(ip)) as ws:
         replies: list[str] = []
         with pytest.raises(ConnectionClosed) as closed:
             await _flood_until_closed(ws, FRAMES_PER_CONNECTION + FLOOD_CLOSE_AFTER + 50, replies)
@@ -123,10 +137,9 @@ async def _flood_until_closed(ws: ClientConnection, frames: int, replies: list[s
 
 
 async def test_a_foreign_origin_is_refused_and_audited(
-    sec_stack: Stack, sec_resources: Resources
+    room: Room, sec_stack: Stack, sec_resources: Resources
 ) -> None:
-    poll = await create_poll(sec_stack["poll_api"].url)
-    url = ws_url(sec_stack, poll["room_code"])
+    url = room.url
     evil = "https://evil.example.net"
     with pytest.raises(InvalidStatus) as refused:
         await connect(url, origin=evil, additional_headers=from_ip("192.0.2.13"))  # type: ignore[arg-type]
@@ -143,9 +156,8 @@ async def test_a_foreign_origin_is_refused_and_audited(
     assert events[0]["data"]["origin"] == evil
 
 
-async def test_connections_per_ip_are_capped(sec_stack: Stack, sec_resources: Resources) -> None:
-    poll = await create_poll(sec_stack["poll_api"].url)
-    url = ws_url(sec_stack, poll["room_code"])
+async def test_connections_per_ip_are_capped(room: Room, sec_resources: Resources) -> None:
+    url = room.url
     ip = "198.51.100.88"
     held = [await connect(url, additional_headers=from_ip(ip)) for _ in range(CONNECTIONS_PER_IP)]
     try:
@@ -187,7 +199,7 @@ async def test_a_frame_cannot_name_another_participant_or_poll(
     ]
     for frame in forged:
         await attacker.send(frame)
-    await wait_for(lambda: _errors(attacker, len(forged)), timeout=30)
+    await eventually(lambda: _errors(attacker, len(forged)), timeout=30, interval=0.2)
     assert {e["code"] for e in attacker.errors} == {"invalid_frame"}
     # A resume token of the other poll does not work here either.
     thief = Client(ws_url(sec_stack, mine["room_code"]), "victim", from_ip("203.0.113.21"))

@@ -135,6 +135,13 @@ async def write_tally(
     )
 
 
+@pytest.fixture
+async def poll(redis_client: aioredis.Redis, keys: RedisKeys) -> PollView:
+    """An open poll with three options, in Redis as poll-api writes it."""
+    view, _ = await seed_poll(redis_client, keys)
+    return view
+
+
 def ws_url(gw: Gateway, code: str) -> str:
     return f"ws://127.0.0.1:{gw.port}/ws/{code}"
 
@@ -183,6 +190,18 @@ async def join(
 
 
 # ---- RabbitMQ --------------------------------------------------------------------------
+
+
+class GatedPublisher:
+    """Holds every publish until the gate opens, then publishes for real."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.gate = asyncio.Event()
+
+    async def publish(self, message: Contract, **kwargs: Any) -> None:
+        await self.gate.wait()
+        await self.real.publish(message, **kwargs)
 
 
 @dataclass

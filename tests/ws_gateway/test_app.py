@@ -1,4 +1,5 @@
-"""SIGTERM: stop accepting, flush pending votes, close every socket with 1012, exit 0."""
+"""The gateway's lifecycle: it gives up on a dependency that never answers; SIGTERM stops
+accepting, flushes pending votes, closes every socket with 1012 and exits 0."""
 
 from __future__ import annotations
 
@@ -7,20 +8,44 @@ import signal
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from contracts import PollView
 from tests.support.isolation import Resources
 from tests.support.procs import ServiceProcess, free_port
-from tests.ws_gateway.conftest import UNREACHABLE_POLL_API, join, recv, seed_poll, send, vote_reader
-from zephyr_runtime.keys import RedisKeys
+from tests.ws_gateway.conftest import (
+    UNREACHABLE_POLL_API,
+    join,
+    make_settings,
+    recv,
+    send,
+    vote_reader,
+)
+from ws_gateway.app import Gateway
+
+
+@pytest.mark.parametrize(
+    ("dependency", "setting"),
+    [
+        ("redis", {"redis_url": "redis://127.0.0.1:9/0"}),
+        ("rabbitmq", {"amqp_url": "amqp://127.0.0.1:9/"}),
+    ],
+)
+async def test_start_gives_up_on_a_dependency_after_the_connect_timeout(
+    resources: Resources, dependency: str, setting: dict[str, str]
+) -> None:
+    gateway = Gateway(make_settings(**setting))
+    try:
+        with pytest.raises(ConnectionError, match=f"{dependency} not reachable"):
+            await asyncio.wait_for(gateway.start(connect_timeout=0.5), 10)
+    finally:
+        await gateway.stop()  # stopping a gateway that never started is fine
 
 
 async def test_sigterm_flushes_votes_closes_with_1012_and_exits_0(
-    resources: Resources, redis_client: aioredis.Redis, keys: RedisKeys, tmp_path: Path
+    resources: Resources, poll: PollView, tmp_path: Path
 ) -> None:
-    view, _ = await seed_poll(redis_client, keys)
     gateway = ServiceProcess(
         package="ws_gateway",
         port=free_port(),
@@ -34,9 +59,9 @@ async def test_sigterm_flushes_votes_closes_with_1012_and_exits_0(
     ).start()
     try:
         await asyncio.to_thread(gateway.wait_ready)
-        url = f"ws://127.0.0.1:{gateway.port}/ws/{view.room_code}"
+        url = f"ws://127.0.0.1:{gateway.port}/ws/{poll.room_code}"
         async with (
-            vote_reader(resources, [view.id]) as reader,
+            vote_reader(resources, [poll.id]) as reader,
             connect(url, proxy=None) as voter,
             connect(url, proxy=None) as watcher,
         ):

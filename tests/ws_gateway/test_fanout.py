@@ -1,4 +1,4 @@
-"""Live updates: coalesced tallies, poll state changes, resets and reveals, bindings."""
+"""Fan-out to the screens: coalesced tallies, poll state changes, resets and reveals."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from contracts import PollStateChanged, TallyUpdated
 from contracts.polls import PollStatus
 from contracts.topology import state_routing_key, tally_routing_key
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.ws_gateway.conftest import (
     client,
@@ -21,12 +22,6 @@ from tests.ws_gateway.conftest import (
 )
 from ws_gateway.app import Gateway
 from zephyr_runtime.keys import RedisKeys
-
-
-async def eventually(condition, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_tallies_are_coalesced_latest_version_to_every_participant(
@@ -158,20 +153,3 @@ async def test_hidden_results_wait_for_the_reveal(
         assert state == {"type": "poll_state", "status": "closed", "revealed": True, "epoch": 0}
         tally = await recv(ws)
         assert tally == {"type": "tally", "counts": [2, 1, 0], "total": 3, "version": 4}
-
-
-async def test_the_poll_is_bound_while_it_has_participants_here(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
-) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    live = gateway.context.live
-    assert not live.is_bound(view.id)
-    async with client(gateway, view.room_code) as a:
-        await join(a, "Ann")
-        assert live.is_bound(view.id)
-        async with client(gateway, view.room_code) as b:
-            await join(b, "Bob")
-        assert (await request(a, {"type": "ping"}))["type"] == "pong"
-        assert live.is_bound(view.id)
-    await eventually(lambda: not live.is_bound(view.id))
-    assert gateway.context.fanout.members(view.id) == set()

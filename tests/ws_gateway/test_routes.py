@@ -1,4 +1,4 @@
-"""Plain HTTP on the WebSocket port: health, metrics, 404."""
+"""The HTTP phase on the WebSocket port: health, metrics, 404, a handshake without upgrade."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ async def test_health_live_ready_metrics_and_404(gateway: Gateway) -> None:
         metrics = await http.get("/metrics")
         assert metrics.status_code == 200
         assert metrics.headers["content-type"].startswith("text/plain")
-        for name in (
-            "ws_gateway_connections",
-            "ws_gateway_connections_opened_total",
-            "ws_gateway_vote_batch_size_bucket",
-            "ws_gateway_vote_publish_seconds_bucket",
-        ):
-            assert name in metrics.text
+        expected = [
+            "zephyr_ws_gateway_connections",
+            "zephyr_ws_gateway_connections_opened_total",
+            "zephyr_ws_gateway_vote_batch_size_bucket",
+            "zephyr_ws_gateway_vote_publish_seconds_bucket",
+        ]
+        assert [name for name in expected if name not in metrics.text] == []
 
         missing = await http.get("/nope")
         assert missing.status_code == 404

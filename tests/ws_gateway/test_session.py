@@ -1,4 +1,4 @@
-"""Connecting and joining: identity, resume tokens, nicknames, bad frames, unknown rooms."""
+"""Joining and the frames of a session: identity, resume tokens, nicknames, bad frames."""
 
 from __future__ import annotations
 
@@ -7,25 +7,19 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractIncomingMessage
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from contracts import AuditBatch, ParticipantJoined, PollView
-from contracts.frames import MAX_FRAME_BYTES
 from contracts.topology import AUDIT_QUEUE, PARTICIPANTS_QUEUE
 from tests.support.isolation import Resources
 from tests.ws_gateway.conftest import (
-    PollApiStub,
     client,
     join,
     recv,
     request,
     seed_poll,
-    send,
     take_messages,
     vote_reader,
     write_tally,
-    ws_url,
 )
 from ws_gateway.app import Gateway
 from ws_gateway.tokens import issue_token
@@ -34,19 +28,18 @@ from zephyr_runtime.settings import DEV_SECRET
 
 
 async def test_join_returns_identity_token_and_poll(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+    gateway: Gateway, poll: PollView, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code.lower()) as ws:  # room codes are case-blind
+    async with client(gateway, poll.room_code.lower()) as ws:  # room codes are case-blind
         joined = await join(ws, "  Ann  ")
     assert joined["type"] == "joined"
     assert joined["nickname"] == "Ann"
-    assert PollView.model_validate(joined["poll"]) == view
+    assert PollView.model_validate(joined["poll"]) == poll
     assert joined["tally"] is None
     assert joined["my_vote"] is None
     participant_id = uuid.UUID(joined["participant_id"])
     assert joined["resume_token"]
-    claimed = await redis_client.hget(keys.nicknames(view.id), "ann")
+    claimed = await redis_client.hget(keys.nicknames(poll.id), "ann")
     assert claimed == str(participant_id)
 
 
@@ -99,11 +92,8 @@ async def test_hidden_results_are_not_in_joined(
     assert joined["tally"] is None
 
 
-async def test_nicknames_are_unique_case_insensitively(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
-) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code) as first, client(gateway, view.room_code) as second:
+async def test_nicknames_are_unique_case_insensitively(gateway: Gateway, poll: PollView) -> None:
+    async with client(gateway, poll.room_code) as first, client(gateway, poll.room_code) as second:
         assert (await join(first, "Ann"))["type"] == "joined"
         taken = await join(second, "ANN")
         assert taken["type"] == "error"
@@ -113,11 +103,10 @@ async def test_nicknames_are_unique_case_insensitively(
 
 
 async def test_token_for_another_poll_or_forged_is_refused(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+    gateway: Gateway, poll: PollView, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
-    one, _ = await seed_poll(redis_client, keys)
     other, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, one.room_code) as ws:
+    async with client(gateway, poll.room_code) as ws:
         token = (await join(ws, "Dee"))["resume_token"]
     async with client(gateway, other.room_code) as ws:
         refused = await join(ws, "Dee", resume_token=token)
@@ -130,10 +119,9 @@ async def test_token_for_another_poll_or_forged_is_refused(
 
 
 async def test_second_join_and_vote_before_join_are_refused(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+    gateway: Gateway, poll: PollView
 ) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code) as ws:
+    async with client(gateway, poll.room_code) as ws:
         early = await request(ws, {"type": "vote", "option": 0})
         assert early["type"] == "error"
         assert early["code"] == "not_joined"
@@ -159,10 +147,9 @@ async def test_second_join_and_vote_before_join_are_refused(
     ],
 )
 async def test_invalid_frames_get_a_short_error_and_the_connection_stays(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, frame: str, fragment: str
+    gateway: Gateway, poll: PollView, frame: str, fragment: str
 ) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code) as ws:
+    async with client(gateway, poll.room_code) as ws:
         await ws.send(frame)
         error = await recv(ws)
         assert error["type"] == "error"
@@ -174,68 +161,24 @@ async def test_invalid_frames_get_a_short_error_and_the_connection_stays(
         assert (await request(ws, {"type": "ping"})) == {"type": "pong"}
 
 
-async def test_binary_frames_are_invalid(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
-) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code) as ws:
+async def test_binary_frames_are_invalid(gateway: Gateway, poll: PollView) -> None:
+    async with client(gateway, poll.room_code) as ws:
         await ws.send(b'{"type": "ping"}')
         error = await recv(ws)
         assert error["code"] == "invalid_frame"
-        await send(ws, {"type": "ping"})
-        assert (await recv(ws))["type"] == "pong"
-
-
-async def test_unknown_room_gets_unknown_poll_and_4404(
-    start_gateway, poll_api: PollApiStub
-) -> None:
-    async with start_gateway(poll_api_url=poll_api.url) as gw:
-        for code in ("ZZZZZZ", "not-a-code", "ABCDE1"):
-            async with connect(ws_url(gw, code), proxy=None) as ws:
-                error = await recv(ws)
-                assert error["type"] == "error"
-                assert error["code"] == "unknown_poll"
-                with pytest.raises(ConnectionClosed):
-                    await recv(ws)
-                assert ws.close_code == 4404
-    # Only the well-formed code needed poll-api's word.
-    assert poll_api.requests == ["/api/polls/ZZZZZZ"]
-
-
-async def test_cache_miss_reads_through_poll_api(
-    start_gateway, poll_api: PollApiStub, redis_client: aioredis.Redis, keys: RedisKeys
-) -> None:
-    view, version = await seed_poll(redis_client, keys, write_room=False)
-    await redis_client.delete(keys.poll_state(view.id))
-    poll_api.polls[view.room_code] = (view, version)
-    async with start_gateway(poll_api_url=poll_api.url) as gw, client(gw, view.room_code) as ws:
-        joined = await join(ws, "Fay")
-    assert joined["type"] == "joined"
-    assert PollView.model_validate(joined["poll"]) == view
-    assert poll_api.requests == [f"/api/polls/{view.room_code}"]
-
-
-async def test_poll_api_unreachable_closes_with_1013(gateway: Gateway) -> None:
-    async with connect(ws_url(gateway, "YYYYYY"), proxy=None) as ws:
-        error = await recv(ws)
-        assert error["code"] == "unavailable"
-        assert error["retry_after"] > 0
-        with pytest.raises(ConnectionClosed):
-            await recv(ws)
-        assert ws.close_code == 1013
+        assert (await request(ws, {"type": "ping"}))["type"] == "pong"
 
 
 async def test_joins_publish_participant_and_audit_messages(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+    gateway: Gateway, poll: PollView, resources: Resources
 ) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code) as ws:
+    async with client(gateway, poll.room_code) as ws:
         first = await join(ws, "Gus")
-    async with client(gateway, view.room_code) as ws:
+    async with client(gateway, poll.room_code) as ws:
         await join(ws, "x", resume_token=first["resume_token"])
 
     def ours(message: AbstractIncomingMessage) -> bool:
-        return str(view.id) in message.body.decode()
+        return str(poll.id) in message.body.decode()
 
     # Both were confirmed before `joined` was sent, so they are in their queues now.
     joined = await take_messages(resources, PARTICIPANTS_QUEUE, ours)
@@ -252,25 +195,3 @@ async def test_joins_publish_participant_and_audit_messages(
         ("participant.joined", "ws-gateway", True),
     ]
     assert all(e.client_ip == "127.0.0.1" for b in batches for e in b.events)
-
-
-async def test_idle_connections_are_closed(
-    start_gateway, redis_client: aioredis.Redis, keys: RedisKeys
-) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with start_gateway(idle_timeout_seconds=0.3) as gw, client(gw, view.room_code) as ws:
-        with pytest.raises(ConnectionClosed):
-            await recv(ws)
-        assert ws.close_code == 1000
-        assert ws.close_reason == "idle timeout"
-
-
-async def test_oversized_frames_close_with_1009(
-    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
-) -> None:
-    view, _ = await seed_poll(redis_client, keys)
-    async with client(gateway, view.room_code) as ws:
-        await ws.send('{"type": "join", "nickname": "' + "a" * MAX_FRAME_BYTES + '"}')
-        with pytest.raises(ConnectionClosed):
-            await recv(ws)
-        assert ws.close_code == 1009

@@ -1,4 +1,4 @@
-"""The gateway's one-serialization broadcast sends what websockets.broadcast() would."""
+"""Sending frames: the one-serialization broadcast sends what websockets.broadcast() would."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from ws_gateway.broadcast import broadcast_text
+from tests.support.eventually import eventually
+from ws_gateway.wire import broadcast_text
 
 
 async def test_every_open_connection_gets_the_frame_and_closed_ones_are_skipped() -> None:
@@ -22,13 +23,9 @@ async def test_every_open_connection_gets_the_frame_and_closed_ones_are_skipped(
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
         port = server.sockets[0].getsockname()[1]
         clients = [await connect(f"ws://127.0.0.1:{port}", compression=None) for _ in range(5)]
-        async with asyncio.timeout(10):
-            while len(joined) < 5:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: len(joined) == 5, what="five connections")
         await clients[0].close()
-        async with asyncio.timeout(10):
-            while joined[0].protocol.state.name == "OPEN":
-                await asyncio.sleep(0.01)
+        await eventually(lambda: joined[0].protocol.state.name != "OPEN", what="one closed")
         small = json.dumps({"type": "tally", "counts": [1, 2], "total": 3, "version": 7})
         large = json.dumps({"type": "tally", "counts": list(range(20)), "pad": "é" * 300})
         broadcast_text(joined, small)

@@ -1,4 +1,5 @@
-"""Wiring: Redis, RabbitMQ, the batcher, the live feed and the WebSocket server, in order."""
+"""The gateway's lifecycle: connect to Redis and RabbitMQ, start the parts in order, serve the
+WebSocket port; on stop, drain the votes and close every socket with 1012."""
 
 from __future__ import annotations
 
@@ -18,40 +19,51 @@ from websockets.asyncio.server import Server, serve
 from websockets.frames import CloseCode
 
 from contracts.frames import MAX_FRAME_BYTES
+from ws_gateway.admission import Admission
+from ws_gateway.connection import make_handler
 from ws_gateway.context import GatewayContext
-from ws_gateway.fanout import Fanout
-from ws_gateway.guard import GuardedPublisher, LoadGuard
-from ws_gateway.handler import make_handler
-from ws_gateway.http import make_process_request
-from ws_gateway.live import LiveFeed
-from ws_gateway.ops_sampler import build_sampler
-from ws_gateway.rooms import RoomDirectory
-from ws_gateway.security import Security
+from ws_gateway.routes import make_process_request
 from ws_gateway.settings import Settings
-from ws_gateway.votes import ACCEPT_SCRIPT, VoteBatcher
+from ws_gateway.votes import ACCEPT
 from zephyr_runtime import amqp
-from zephyr_runtime.keys import RedisKeys
-from zephyr_runtime.sampler import PeriodicSampler
+from zephyr_runtime.health import dependency_sample
+from zephyr_runtime.resilience import retry
+from zephyr_runtime.sampler import PeriodicSampler, ops_sampler
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-async def _retry(what: str, attempt: Callable[[], Awaitable[T]], give_up_after: float) -> T:
+async def _wait_for(what: str, connect: Callable[[], Awaitable[T]], give_up_after: float) -> T:
     """Dependencies may start after us (compose, CI): retry with backoff for a while."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + give_up_after
-    delay = 0.2
-    while True:
-        try:
-            return await attempt()
-        except Exception as exc:
-            if loop.time() + delay > deadline:
-                raise
-            log.warning("waiting for %s", what, extra={"error": repr(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    try:
+        async with asyncio.timeout(give_up_after):
+            return await retry(connect, what=what, base=0.2, cap=5.0)
+    except TimeoutError:
+        raise ConnectionError(f"{what} not reachable within {give_up_after:g} s") from None
+
+
+def _redis_client(s: Settings) -> aioredis.Redis:
+    # A blocking pool: past max_connections a command waits (up to the timeout) for a free
+    # connection instead of failing with MaxConnectionsError when thousands join at once.
+    return aioredis.Redis.from_pool(
+        aioredis.BlockingConnectionPool.from_url(
+            s.redis_url,
+            decode_responses=True,
+            socket_timeout=s.redis_timeout_seconds,
+            socket_connect_timeout=s.redis_timeout_seconds,
+            max_connections=s.redis_max_connections,
+            timeout=s.redis_timeout_seconds,
+            # After a Redis restart every pooled connection is dead; without a retry each
+            # one fails its next command (a join storm then sees a burst of refusals).
+            retry=Retry(
+                ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+                retries=1,
+                supported_errors=(RedisConnectionError,),
+            ),
+        )
+    )
 
 
 class Gateway:
@@ -77,91 +89,34 @@ class Gateway:
 
     async def start(self, connect_timeout: float = 60.0) -> None:
         s = self.settings
-        # A blocking pool: past max_connections a command waits (up to the timeout) for a free
-        # connection instead of failing with MaxConnectionsError when thousands join at once.
-        redis = aioredis.Redis.from_pool(
-            aioredis.BlockingConnectionPool.from_url(
-                s.redis_url,
-                decode_responses=True,
-                socket_timeout=s.redis_timeout_seconds,
-                socket_connect_timeout=s.redis_timeout_seconds,
-                max_connections=s.redis_max_connections,
-                timeout=s.redis_timeout_seconds,
-                # After a Redis restart every pooled connection is dead; without a retry each
-                # one fails its next command (a join storm then sees a burst of refusals).
-                retry=Retry(
-                    ExponentialWithJitterBackoff(base=0.01, cap=0.1),
-                    retries=1,
-                    supported_errors=(RedisConnectionError,),
-                ),
-            )
-        )
-        self._redis = redis
-        await _retry("redis", lambda: redis.script_load(ACCEPT_SCRIPT), connect_timeout)
-        self._amqp = await _retry(
+        redis = self._redis = _redis_client(s)
+        await _wait_for("redis", lambda: ACCEPT.load(redis), connect_timeout)
+        self._amqp = connection = await _wait_for(
             "rabbitmq",
             lambda: amqp.connect(s.amqp_url, name=f"ws-gateway {s.instance_id}"),
             connect_timeout,
         )
-        channel = await self._amqp.channel()
+        channel = await connection.channel()
         await amqp.declare_topology(channel)
         await channel.close()
         self._http = httpx.AsyncClient(timeout=s.poll_api_timeout_seconds)
 
-        keys = RedisKeys(s.redis_prefix)
-        guard = LoadGuard(
-            self._amqp,
-            redis,
-            max_backlog=s.shed_votes_backlog,
-            max_in_flight=s.shed_votes_in_flight,
-            sample_seconds=s.guard_sample_ms / 1000,
-            timeout=s.redis_timeout_seconds,
-            breaker_failures=s.breaker_failures,
-            breaker_reset_seconds=s.breaker_reset_seconds,
+        ctx = self._ctx = GatewayContext(s, redis, connection, self._http)
+        admission = Admission(s, redis, ctx.events)
+        ctx.events.start()
+        await ctx.live.start()
+        ctx.guard.start()
+        ctx.batcher.start()
+        ctx.fanout.start()
+        self._sampler = ops_sampler(
+            dependency_sample(ctx.dependency_checks()), interval=s.metrics_sample_seconds
         )
-        publisher = GuardedPublisher(
-            self._amqp, timeout=s.publish_timeout_seconds, breaker=guard.amqp_breaker
-        )
-        rooms = RoomDirectory(redis, keys, self._http, s.poll_api_url)
-        fanout = Fanout(rooms, redis, keys, s.tally_interval_ms, s.tally_frame_budget)
-        live = LiveFeed(self._amqp, fanout, rooms, s.instance_id)
-        rooms.set_liveness(live.is_bound)
-        batcher = VoteBatcher(
-            redis=redis,
-            keys=keys,
-            publisher=publisher,
-            refresh_poll=rooms.refresh_from_api,
-            gateway_id=s.instance_id,
-            batch_max=s.vote_batch_max,
-            batch_wait_ms=s.vote_batch_wait_ms,
-            max_pending=s.max_pending_votes,
-            publish_depth=s.vote_publish_depth,
-        )
-        self._ctx = GatewayContext(
-            settings=s,
-            redis=redis,
-            keys=keys,
-            publisher=publisher,
-            rooms=rooms,
-            batcher=batcher,
-            fanout=fanout,
-            live=live,
-            guard=guard,
-        )
-        security = Security(s, redis, publisher, poll_api_url=s.poll_api_url)
-        self._ctx.security = security
-        security.start()
-        await live.start()
-        guard.start()
-        batcher.start()
-        fanout.start()
-        self._sampler = build_sampler(self._ctx)
         self._sampler.start()
         self._server = await serve(
-            security.guard_connection(make_handler(self._ctx)),
+            admission.guard_connection(make_handler(ctx)),
             s.host,
             s.port,
-            process_request=security.guard_handshake(make_process_request(self._ctx)),
+            process_request=make_process_request(ctx, admission),
             compression=None,
             max_size=MAX_FRAME_BYTES,
             ping_interval=s.ping_interval,
@@ -188,10 +143,8 @@ class Gateway:
             self._server.close(code=CloseCode.SERVICE_RESTART, reason="service restart")
             await self._server.wait_closed()
         if ctx is not None:
-            if ctx.guard is not None:
-                await ctx.guard.stop()
-            if ctx.security is not None:
-                await ctx.security.stop()  # emits the last security events
+            await ctx.guard.stop()
+            await ctx.events.stop()  # emits the last security events
             await ctx.fanout.stop()
             await ctx.live.close()
             await ctx.publisher.close()

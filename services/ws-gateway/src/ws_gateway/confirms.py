@@ -1,46 +1,197 @@
-"""Several vote batches waiting for their broker confirm at once, answered in batch order.
+"""Accepted votes go out as one confirmed `VoteBatch`; each is answered after the confirm.
+
+A participant hears `vote_accepted` only once the broker has confirmed the batch that holds the
+vote (then the vote is safe in the `votes` queue), `unavailable` when the publish failed.
 
 A confirm takes a round trip to RabbitMQ and a quorum-queue write (milliseconds to tens of
 milliseconds on a busy machine). Waiting for each before accepting the next batch capped a
 gateway near one batch per confirm; with `depth` publishes in flight the accept step (the Redis
 script, which orders each participant's votes) stays strictly serial and only the waiting
 overlaps. Replies are held back until every earlier batch has answered, so a connection sees
-its `vote_accepted` frames in the order it sent the votes, as before.
+its `vote_accepted` frames in the order it sent the votes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+from uuid import UUID
 
+import redis.asyncio as aioredis
 from pydantic import BaseModel
+from redis.exceptions import RedisError
+
+from contracts import Vote, VoteBatch
+from contracts.frames import VoteAcceptedFrame
+from contracts.topology import VOTES_QUEUE
+from ws_gateway import metrics
+from ws_gateway.settings import Settings
+from ws_gateway.wire import error_frame
+from zephyr_runtime import tracing
+from zephyr_runtime.amqp import ConfirmedPublisher, PublishFailed
+from zephyr_runtime.jsonlog import correlation_id_var
+from zephyr_runtime.keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
-Reply = Callable[[BaseModel], None]
+PUBLISH_RETRY_AFTER = 1.0
+
+
+class Reply(Protocol):
+    """Sends a vote's answer to its connection (a callback protocol: a settable attribute)."""
+
+    def __call__(self, frame: BaseModel, /) -> None: ...
+
+
+class Waiting(Protocol):
+    """A vote waiting for its answer (`votes.PendingVote`)."""
+
+    reply: Reply
+    correlation_id: str | None
+
+
+Accepted = Sequence[tuple[Waiting, Vote]]
+
+
+def refuse(votes: Iterable[Waiting], code: str) -> None:
+    """Answer each vote with an error: `poll_closed`, else `unavailable` (retry in a second)."""
+    for vote in votes:
+        metrics.VOTES_REJECTED.labels(code).inc()
+        if code == "poll_closed":
+            vote.reply(error_frame("poll_closed", "the poll is not open for votes"))
+        else:
+            vote.reply(
+                error_frame(
+                    "unavailable",
+                    "the vote could not be recorded; please retry",
+                    retry_after=PUBLISH_RETRY_AFTER,
+                )
+            )
+
+
+def batch_correlation_id(votes: Iterable[Waiting]) -> tuple[str, list[str]]:
+    """The batch's correlation id and the connections' ids it covers.
+
+    A batch from one connection carries that connection's id, so one search finds the vote from
+    the WebSocket to the audit log; a mixed batch gets a new id, and the gateway's debug line
+    "publishing vote batch" lists the connections' ids (the first 50) next to it.
+    """
+    connections = sorted({v.correlation_id for v in votes if v.correlation_id})
+    if len(connections) == 1:
+        return connections[0], connections
+    return uuid.uuid4().hex, connections[:50]
+
+
+class Confirms:
+    def __init__(
+        self, settings: Settings, redis: aioredis.Redis, publisher: ConfirmedPublisher
+    ) -> None:
+        self.publisher = publisher
+        self._redis, self._keys = redis, RedisKeys(settings.redis_prefix)
+        self._gateway_id = settings.instance_id
+        # vote_publish_depth > 1: batches overlap while waiting for their confirms.
+        depth = settings.vote_publish_depth
+        self._pipeline = OrderedPipeline(depth, self._publish) if depth > 1 else None
+
+    @property
+    def votes(self) -> int:
+        """Votes handed over and not yet answered (they count against `max_pending_votes`)."""
+        return self._pipeline.votes if self._pipeline is not None else 0
+
+    async def submit(self, accepted: Accepted) -> None:
+        """Publish `accepted`; with depth > 1 only wait for a free slot, not for the confirm."""
+        if self._pipeline is not None:
+            await self._pipeline.submit(accepted)
+        else:
+            await self._publish(accepted)
+
+    async def wait_idle(self) -> None:
+        """Until every batch submitted so far has been published and answered."""
+        if self._pipeline is not None:
+            await self._pipeline.wait_idle()
+
+    async def _publish(self, accepted: Accepted) -> None:
+        batch = VoteBatch(
+            batch_id=uuid.uuid4(), gateway_id=self._gateway_id, votes=[v for _, v in accepted]
+        )
+        started = time.perf_counter()
+        correlation_id, connections = batch_correlation_id([p for p, _ in accepted])
+        token = correlation_id_var.set(correlation_id)
+        try:
+            with tracing.span(
+                "votes publish",
+                kind=tracing.SpanKind.PRODUCER,
+                attributes={
+                    "messaging.destination.name": VOTES_QUEUE,
+                    "zephyr.batch_id": str(batch.batch_id),
+                    "zephyr.votes": len(accepted),
+                },
+            ):
+                log.debug(
+                    "publishing vote batch",
+                    extra={
+                        "batch_id": str(batch.batch_id),
+                        "votes": len(accepted),
+                        "connections": connections,
+                    },
+                )
+                await self.publisher.publish(
+                    batch,
+                    exchange="",
+                    routing_key=VOTES_QUEUE,
+                    correlation_id=correlation_id,
+                    message_id=str(batch.batch_id),
+                )
+        except PublishFailed as exc:
+            log.warning(
+                "vote batch not confirmed", extra={"error": str(exc), "votes": len(accepted)}
+            )
+            refuse([p for p, _ in accepted], "unavailable")
+            return
+        finally:
+            correlation_id_var.reset(token)
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+        await self._remember_votes(accepted)
+        for pending, vote in accepted:
+            metrics.VOTES_ACCEPTED.inc()
+            pending.reply(
+                VoteAcceptedFrame(
+                    vote_id=vote.vote_id, option=vote.option, client_vote_id=vote.client_vote_id
+                )
+            )
+
+    async def _remember_votes(self, accepted: Accepted) -> None:
+        # Display only (a resumed participant sees their vote): the vote itself is already safe.
+        try:
+            # One HSET per poll; a participant's later vote in the batch overwrites the earlier.
+            by_poll: dict[UUID, dict[Any, Any]] = {}
+            for _, vote in accepted:
+                by_poll.setdefault(vote.poll_id, {})[str(vote.participant_id)] = (
+                    f"{vote.epoch}:{vote.option}"
+                )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for poll_id, mapping in by_poll.items():
+                    pipe.hset(self._keys.my_votes(poll_id), mapping=mapping)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("could not record my_votes", extra={"error": repr(exc)})
 
 
 class OrderedPipeline:
-    def __init__(
-        self,
-        depth: int,
-        publish: Callable[[list[tuple[Any, Any]]], Awaitable[None]],
-        fail: Callable[[list[Any], str], None],
-    ) -> None:
+    """Up to `depth` publishes waiting for their confirms at once, answered in batch order."""
+
+    def __init__(self, depth: int, publish: Callable[[Accepted], Awaitable[None]]) -> None:
         self._slots = asyncio.Semaphore(depth)
         self._publish = publish
-        self._fail = fail
         self._last: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.votes = 0  # votes started and not yet answered
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
-    async def submit(self, accepted: list[tuple[Any, Any]]) -> None:
+    async def submit(self, accepted: Accepted) -> None:
         """Start publishing `accepted` (pairs of PendingVote, Vote); waits for a free slot."""
         await self._slots.acquire()
         held: list[tuple[Reply, BaseModel]] = []
@@ -55,7 +206,7 @@ class OrderedPipeline:
 
     async def _run(
         self,
-        accepted: list[tuple[Any, Any]],
+        accepted: Accepted,
         previous: asyncio.Task[None] | None,
         held: list[tuple[Reply, BaseModel]],
         answered: set[int],
@@ -65,7 +216,7 @@ class OrderedPipeline:
         except Exception:
             # Never leave a vote unanswered: whatever went wrong, the rest hear `unavailable`.
             log.exception("vote publish failed")
-            self._fail([p for i, (p, _) in enumerate(accepted) if i not in answered], "unavailable")
+            refuse([p for i, (p, _) in enumerate(accepted) if i not in answered], "unavailable")
         finally:
             self._slots.release()
         if previous is not None and not previous.done():

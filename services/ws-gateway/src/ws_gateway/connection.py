@@ -14,8 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from ws_gateway import metrics
+from ws_gateway.admission import WS_PATH_PREFIX, client_ip
 from ws_gateway.context import GatewayContext
-from ws_gateway.http import WS_PATH_PREFIX
 from ws_gateway.rooms import PollUnavailable, UnknownPoll
 from ws_gateway.session import Session
 from ws_gateway.wire import error_frame, send
@@ -32,16 +32,6 @@ def correlation_id_of(ws: ServerConnection) -> str:
     """The client's X-Request-ID when it is sane, else a new one."""
     given = ws.request.headers.get("X-Request-ID", "") if ws.request else ""
     return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-
-def client_ip_of(ws: ServerConnection) -> str | None:
-    stored = getattr(ws, "zephyr_client_ip", None)  # the real IP found at the handshake
-    if stored is not None:
-        return str(stored)
-    address = ws.remote_address
-    if isinstance(address, tuple) and address:
-        return str(address[0])[:64]
-    return None
 
 
 def make_handler(ctx: GatewayContext) -> Callable[[ServerConnection], Awaitable[None]]:
@@ -75,7 +65,9 @@ async def serve_connection(ctx: GatewayContext, ws: ServerConnection) -> None:
         await send(ws, error_frame("unavailable", "cannot reach the poll now", LOOKUP_RETRY_AFTER))
         await ws.close(CloseCode.TRY_AGAIN_LATER, "try again later")
         return
-    session = Session(ctx, ws, entry, correlation_id=correlation_id, client_ip=client_ip_of(ws))
+    ip = client_ip(ws)
+    session = Session(ctx, ws, entry, correlation_id=correlation_id, client_ip=ip)
+    frames = ctx.limits.frame_rate()
     idle = ctx.settings.idle_timeout_seconds
     try:
         while True:
@@ -85,7 +77,7 @@ async def serve_connection(ctx: GatewayContext, ws: ServerConnection) -> None:
             except TimeoutError:
                 await ws.close(CloseCode.NORMAL_CLOSURE, "idle timeout")
                 return
-            if ctx.security is not None and not await ctx.security.admit_frame(ws):
+            if not await ctx.limits.admit_frame(ws, frames, ip):
                 continue  # over the connection's frame rate: answered (or closed) already
             try:
                 await session.handle(message)

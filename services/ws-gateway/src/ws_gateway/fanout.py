@@ -18,7 +18,7 @@ from websockets.asyncio.server import ServerConnection
 
 from contracts import PollStateChanged, TallyUpdated
 from contracts.frames import PollStateFrame, TallyFrame, TallyView
-from ws_gateway import metrics, push_metrics
+from ws_gateway import metrics
 from ws_gateway.rooms import PollEntry, RoomDirectory
 from ws_gateway.wire import fan_out
 from zephyr_runtime import tracing
@@ -208,6 +208,6 @@ class Fanout:
         if delivered:
             metrics.TALLY_BROADCASTS.inc()
             metrics.TALLY_FRAMES.inc(delivered)
-            push_metrics.tally_pushed(poll_id)
+            metrics.tally_pushed(poll_id)
         else:
-            push_metrics.forget(poll_id)
+            metrics.forget_tally(poll_id)

@@ -21,22 +21,18 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
-from prometheus_client import Gauge
 from pydantic import BaseModel
 
 from contracts import Contract
-from contracts.frames import ErrorCode
 from contracts.topology import VOTES_QUEUE
+from ws_gateway.metrics import VOTES_BACKLOG, VOTES_IN_FLIGHT
+from ws_gateway.wire import Refusal
 from zephyr_runtime.amqp import ConfirmedPublisher, PublishFailed
-from zephyr_runtime.breaker import CircuitBreaker
 from zephyr_runtime.queues import queue_depth
+from zephyr_runtime.resilience import CircuitBreaker
+from zephyr_runtime.sampler import PeriodicSampler
 
 log = logging.getLogger(__name__)
-
-VOTES_BACKLOG = Gauge("ws_gateway_votes_backlog", "Messages in the votes queue, last sample")
-VOTES_IN_FLIGHT = Gauge("ws_gateway_votes_in_flight", "Votes submitted and not yet answered")
-
-Refusal = tuple[ErrorCode, str, float]  # (error code, message, retry_after)
 
 
 class LoadGuard:
@@ -53,13 +49,13 @@ class LoadGuard:
         breaker_reset_seconds: float = 1.0,
         retry_after: float = 1.0,
     ) -> None:
-        self._connection = connection
-        self._redis = redis
-        self.max_backlog = max_backlog
-        self.max_in_flight = max_in_flight
-        self._sample_seconds = sample_seconds
-        self._timeout = timeout
-        self._retry_after = retry_after
+        self._connection, self._redis = connection, redis
+        self.max_backlog, self.max_in_flight = max_backlog, max_in_flight
+        self._timeout, self._retry_after = timeout, retry_after
+        # Each probe bounds itself by `timeout`; the sampler's own bound is only a backstop.
+        self._sampler = PeriodicSampler(
+            [self.sample_redis, self.sample_backlog], interval=sample_seconds, timeout=timeout + 1
+        )
         self.redis_breaker = CircuitBreaker(
             "redis", failure_threshold=breaker_failures, reset_timeout=breaker_reset_seconds
         )
@@ -69,7 +65,6 @@ class LoadGuard:
         self.backlog = 0
         self.in_flight = 0
         self._channel: AbstractChannel | None = None
-        self._task: asyncio.Task[None] | None = None
         # Read at scrape time: a `set()` per vote takes the metric's lock twice per vote.
         VOTES_IN_FLIGHT.set_function(lambda: self.in_flight)
 
@@ -105,20 +100,13 @@ class LoadGuard:
     # ---- the sampler -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="load-guard")
+        self._sampler.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._sampler.stop()
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(Exception):
                 await self._channel.close()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.gather(self.sample_redis(), self.sample_backlog())
-            await asyncio.sleep(self._sample_seconds)
 
     async def sample_redis(self) -> None:
         try:

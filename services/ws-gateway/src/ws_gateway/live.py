@@ -21,9 +21,8 @@ from pydantic import ValidationError
 from contracts import PollStateChanged, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import LIVE_EXCHANGE, poll_binding_key
-from ws_gateway import push_metrics
+from ws_gateway import metrics
 from ws_gateway.fanout import Fanout, parse_tally_hash
-from ws_gateway.push_metrics import occurred_at
 from ws_gateway.rooms import RoomDirectory
 from zephyr_runtime import tracing
 from zephyr_runtime.jsonlog import correlation_id_var
@@ -144,7 +143,7 @@ class LiveFeed:
             if kind == TALLY_TYPE:
                 tally = TallyUpdated.model_validate_json(message.body)
                 if self._fanout.offer_tally(tally):
-                    push_metrics.tally_received(tally.poll_id, occurred_at(message.headers))
+                    metrics.tally_received(tally.poll_id, metrics.occurred_at(message.headers))
             elif kind == STATE_TYPE:
                 await self._fanout.on_poll_state(PollStateChanged.model_validate_json(message.body))
             else:

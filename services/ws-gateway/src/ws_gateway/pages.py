@@ -1,27 +1,22 @@
 """The participant page: `/`, `/{room_code}` and `/join/{room_code}` serve one static page.
 
 The page and its two assets ship inside the package (`ws_gateway/static/`) and are read once
-with importlib.resources. Every page response carries a strict CSP: scripts and styles only from
-this origin, so an injected `<script>` or inline handler can never run.
+with importlib.resources. Every page response carries the strict page headers of
+`zephyr_runtime.page_headers` (CSP: scripts and styles only from this origin, so an injected
+`<script>` or inline handler can never run).
 """
 
 from __future__ import annotations
 
-import email.utils
-import http
 import re
 from functools import cache
 from importlib import resources
 
-from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 from contracts.polls import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
+from ws_gateway.responses import make_response
+from zephyr_runtime.page_headers import PAGE_HEADERS
 
 # Room codes are matched case-insensitively (the page upper-cases them).
 _PAGE_PATH = re.compile(
@@ -39,25 +34,6 @@ def _static(name: str) -> bytes:
     return resources.files("ws_gateway").joinpath("static", name).read_bytes()
 
 
-def page_response(body: bytes, content_type: str) -> Response:
-    code = http.HTTPStatus.OK
-    headers = Headers(
-        [
-            ("Date", email.utils.formatdate(usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Length", str(len(body))),
-            ("Content-Type", content_type),
-            # Small files; no-cache still lets the browser revalidate, a deploy shows at once.
-            ("Cache-Control", "no-cache"),
-            ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-            ("X-Frame-Options", "DENY"),
-        ]
-    )
-    return Response(code.value, code.phrase, headers, body)
-
-
 def is_page_path(path: str) -> bool:
     return path == "/" or _PAGE_PATH.fullmatch(path) is not None
 
@@ -70,4 +46,4 @@ def serve_page(path: str) -> Response | None:
         name, content_type = _ASSETS[path]
     else:
         return None
-    return page_response(_static(name), content_type)
+    return make_response(200, _static(name), content_type, PAGE_HEADERS)

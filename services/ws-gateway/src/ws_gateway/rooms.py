@@ -7,7 +7,6 @@ participants of a poll (and therefore a live binding for it); newer `state_versi
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +16,11 @@ import httpx
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
-from contracts.polls import ROOM_CODE_PATTERN, PollStatus, PollView
+from contracts.polls import PollStatus, PollView, normalize_room_code
 from zephyr_runtime.keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
-_ROOM_CODE = re.compile(ROOM_CODE_PATTERN)
 MAX_CACHED_POLLS = 10_000
 
 
@@ -52,11 +50,6 @@ class PollEntry:
 class Change:
     previous: PollEntry | None
     current: PollEntry
-
-
-def normalize_room_code(raw: str) -> str | None:
-    code = raw.strip().upper()
-    return code if _ROOM_CODE.fullmatch(code) else None
 
 
 def parse_state_hash(raw: Mapping[Any, Any]) -> PollEntry | None:

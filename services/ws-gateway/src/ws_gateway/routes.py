@@ -1,64 +1,36 @@
-"""Plain HTTP on the WebSocket port: health, metrics, the participant page, 404 otherwise."""
+"""The HTTP phase of every request on the WebSocket port.
+
+A `/ws/...` path is a WebSocket handshake: `admission` refuses it or lets it carry on. Anything
+else is plain HTTP: health, metrics, the participant page (`pages`), 404 otherwise.
+"""
 
 from __future__ import annotations
 
-import email.utils
-import http
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-import orjson
 from websockets.asyncio.server import ServerConnection
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from ws_gateway.admission import WS_PATH_PREFIX, Admission
 from ws_gateway.context import GatewayContext
 from ws_gateway.pages import serve_page
+from ws_gateway.responses import json_response, make_response
 from zephyr_runtime.health import run_checks
 from zephyr_runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
-
-WS_PATH_PREFIX = "/ws/"
 
 ProcessRequest = Callable[[ServerConnection, Request], Awaitable[Response | None]]
 
 
-def make_response(status: int, body: bytes, content_type: str) -> Response:
-    code = http.HTTPStatus(status)
-    headers = Headers(
-        [
-            ("Date", email.utils.formatdate(usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Length", str(len(body))),
-            ("Content-Type", content_type),
-            ("Cache-Control", "no-store"),
-        ]
-    )
-    return Response(code.value, code.phrase, headers, body)
-
-
-def json_response(status: int, payload: object) -> Response:
-    return make_response(status, orjson.dumps(payload), "application/json")
-
-
-def make_process_request(ctx: GatewayContext) -> ProcessRequest:
-    async def check_redis() -> None:
-        await ctx.redis.ping()
-
+def make_process_request(ctx: GatewayContext, admission: Admission) -> ProcessRequest:
     async def process_request(connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path.startswith(WS_PATH_PREFIX):
-            if ctx.draining:
-                return json_response(503, {"detail": "the gateway is restarting"})
-            # `server.connections` builds a set of every open connection per call: O(n) per
-            # handshake, O(n²) to fill a gateway (half its CPU at 10,000). `all_connections`
-            # is the live set (it includes this one and others mid-handshake): O(1).
-            if len(connection.server.all_connections) - 1 >= ctx.settings.max_connections:
-                return json_response(503, {"detail": "too many connections"})
-            return None  # carry on with the WebSocket handshake
+            return await admission.check_handshake(connection, request, draining=ctx.draining)
         if path == "/health/live":
             return json_response(200, {"status": "ok"})
         if path == "/health/ready":
-            ok, checks = await run_checks({"redis": check_redis, "rabbitmq": ctx.live.check})
+            ok, checks = await run_checks(ctx.dependency_checks())
             if ok and not ctx.draining:
                 return json_response(200, {"status": "ready", "checks": checks})
             return json_response(503, {"status": "unavailable", "checks": checks})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
@@ -12,7 +13,7 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from contracts import AuditBatch, AuditEvent, ParticipantJoined, utcnow
+from contracts import AuditEvent, ParticipantJoined, utcnow
 from contracts.frames import (
     CLIENT_FRAME_ADAPTER,
     ErrorCode,
@@ -25,10 +26,12 @@ from contracts.frames import (
     TallyView,
     VoteFrame,
 )
-from contracts.topology import AUDIT_EXCHANGE, PARTICIPANTS_QUEUE, audit_routing_key
+from contracts.topology import PARTICIPANTS_QUEUE
 from ws_gateway import metrics
+from ws_gateway.audit import SERVICE, publish_audit
 from ws_gateway.context import GatewayContext
 from ws_gateway.fanout import parse_tally_hash, tally_view
+from ws_gateway.limits import LocalRate
 from ws_gateway.rooms import PollEntry
 from ws_gateway.tokens import InvalidToken, issue_token, verify_token
 from ws_gateway.votes import BatcherClosed, Overloaded, PendingVote
@@ -36,7 +39,6 @@ from ws_gateway.wire import error_frame, push, send
 
 log = logging.getLogger(__name__)
 
-SERVICE = "ws-gateway"
 RETRY_AFTER = 1.0
 _FRAME_TYPES = ("join", "vote", "ping")
 
@@ -47,7 +49,7 @@ def describe_invalid_frame(exc: ValidationError) -> str:
     loc = [str(p) for p in err["loc"]]
     if loc and loc[0] in _FRAME_TYPES:
         loc = loc[1:]
-    field = ".".join(loc)
+    where = ".".join(loc)
     kind = err["type"]
     if kind == "json_invalid":
         reason = "the frame is not valid JSON"
@@ -58,42 +60,40 @@ def describe_invalid_frame(exc: ValidationError) -> str:
     elif kind in {"model_attributes_type", "model_type", "dict_type"}:
         reason = "the frame must be a JSON object"
     elif kind == "extra_forbidden":
-        reason = f"unexpected field '{field}'"
+        reason = f"unexpected field '{where}'"
     elif kind == "missing":
-        reason = f"missing field '{field}'"
+        reason = f"missing field '{where}'"
     else:
-        reason = f"{field}: {err['msg']}" if field else str(err["msg"])
+        reason = f"{where}: {err['msg']}" if where else str(err["msg"])
     return reason[:200]
 
 
+@dataclass(eq=False)
 class Session:
-    def __init__(
-        self,
-        ctx: GatewayContext,
-        ws: ServerConnection,
-        entry: PollEntry,
-        *,
-        correlation_id: str,
-        client_ip: str | None,
-    ) -> None:
-        self._ctx = ctx
-        self._ws = ws
-        self._entry = entry
-        self._correlation_id = correlation_id
-        self._client_ip = client_ip
-        self._holds_live_binding = False
-        self._in_flight = 0
-        self.participant_id: UUID | None = None
-        self.nickname: str | None = None
+    """The frames of one connection, whose poll was found at connect (`found`)."""
+
+    ctx: GatewayContext
+    ws: ServerConnection
+    found: PollEntry
+    correlation_id: str
+    client_ip: str | None
+    participant_id: UUID | None = None
+    nickname: str | None = None
+    _holds_live_binding: bool = field(default=False, init=False)
+    _in_flight: int = field(default=0, init=False)  # votes sent, not yet answered
+    _vote_rate: LocalRate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._vote_rate = self.ctx.limits.vote_rate()
 
     @property
     def poll_id(self) -> UUID:
-        return self._entry.view.id
+        return self.found.view.id
 
     @property
     def entry(self) -> PollEntry:
         """The freshest known state of this session's poll."""
-        return self._ctx.rooms.get(self.poll_id) or self._entry
+        return self.ctx.rooms.get(self.poll_id) or self.found
 
     async def handle(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
@@ -112,27 +112,27 @@ class Session:
         elif isinstance(frame, JoinFrame):
             await self._join(frame)
         elif isinstance(frame, PingFrame):
-            await send(self._ws, PongFrame())
+            await send(self.ws, PongFrame())
 
     async def close(self) -> None:
         """The connection ended: leave the poll's audience (the nickname stays claimed)."""
         if self.participant_id is not None:
-            self._ctx.fanout.remove(self.poll_id, self._ws)
+            self.ctx.fanout.remove(self.poll_id, self.ws)
         if self._holds_live_binding:
             self._holds_live_binding = False
-            await self._ctx.live.release(self.poll_id)
+            await self.ctx.live.release(self.poll_id)
 
     async def _error(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
-        if self._ctx.security is not None:  # bad input and limits become security events
-            self._ctx.security.note_error(
-                code,
-                message,
-                client_ip=self._client_ip,
-                correlation_id=self._correlation_id,
-                poll_id=self.poll_id,
-                participant_id=self.participant_id,
-            )
-        await send(self._ws, error_frame(code, message, retry_after))
+        # Bad input and limits become security events.
+        self.ctx.limits.note_error(
+            code,
+            message,
+            client_ip=self.client_ip,
+            correlation_id=self.correlation_id,
+            poll_id=self.poll_id,
+            participant_id=self.participant_id,
+        )
+        await send(self.ws, error_frame(code, message, retry_after))
 
     # ---- vote ----------------------------------------------------------------------------
 
@@ -143,12 +143,11 @@ class Session:
             await self._error(code, message, retry_after)
             return
         assert self.participant_id is not None
-        guard = self._ctx.guard
-        refusal = guard.refuse_vote() if guard is not None else None
-        if refusal is None and self._ctx.security is not None:  # per participant and per IP
-            refusal = self._ctx.security.check_vote(
-                self._ws, client_ip=self._client_ip, participant_id=self.participant_id
-            )
+        # Load shedding first; then the limits per participant and per IP (which count it).
+        guard = self.ctx.guard
+        refusal = guard.refuse_vote() or self.ctx.limits.check_vote(
+            self._vote_rate, client_ip=self.client_ip, participant_id=self.participant_id
+        )
         if refusal is not None:
             refused_code, refused_message, refused_after = refusal
             metrics.VOTES_REJECTED.labels(refused_code).inc()
@@ -161,10 +160,10 @@ class Session:
             option=frame.option,
             client_vote_id=frame.client_vote_id,
             reply=self._vote_reply,
-            correlation_id=self._correlation_id,
+            correlation_id=self.correlation_id,
         )
         try:
-            self._ctx.batcher.submit(pending)
+            self.ctx.batcher.submit(pending)
         except Overloaded:
             metrics.VOTES_REJECTED.labels("overloaded").inc()
             await self._error("overloaded", "too many votes right now; retry", RETRY_AFTER)
@@ -174,8 +173,7 @@ class Session:
             await self._error("unavailable", "the gateway is restarting; retry", RETRY_AFTER)
             return
         self._in_flight += 1
-        if guard is not None:  # counted until answered; the reply comes from the flusher task
-            pending.reply = guard.track(pending.reply)
+        pending.reply = guard.track(pending.reply)  # counted until answered (by the flusher)
 
     def _check_vote(self, frame: VoteFrame) -> tuple[ErrorCode | None, str, float | None]:
         if self.participant_id is None:
@@ -185,13 +183,13 @@ class Session:
             return "invalid_option", f"option must be 0 to {len(view.options) - 1}", None
         if not self.entry.is_open:
             return "poll_closed", "the poll is not open for votes", None
-        if self._in_flight >= self._ctx.settings.max_votes_in_flight_per_connection:
+        if self._in_flight >= self.ctx.settings.max_votes_in_flight_per_connection:
             return "rate_limited", "too many votes waiting; slow down", RETRY_AFTER
         return None, "", None
 
     def _vote_reply(self, frame: BaseModel) -> None:
         self._in_flight -= 1
-        push(self._ws, frame)
+        push(self.ws, frame)
 
     # ---- join ----------------------------------------------------------------------------
 
@@ -199,24 +197,23 @@ class Session:
         if self.participant_id is not None:
             await self._error("already_joined", "this connection has already joined")
             return
-        if self._ctx.draining:
+        if self.ctx.draining:
             await self._error("unavailable", "the gateway is restarting; retry", RETRY_AFTER)
             return
-        refusal = self._ctx.guard.refuse_join() if self._ctx.guard is not None else None
-        if refusal is None and self._ctx.security is not None:  # joins per IP and per poll
-            refusal = await self._ctx.security.check_join(
-                client_ip=self._client_ip, poll_id=self.poll_id
-            )
+        # A dependency's open breaker first; then the joins per IP and per poll.
+        refusal = self.ctx.guard.refuse_join() or await self.ctx.limits.check_join(
+            client_ip=self.client_ip, poll_id=self.poll_id
+        )
         if refusal is not None:
             await self._error(*refusal)
             return
-        keys, redis = self._ctx.keys, self._ctx.redis
+        keys, redis = self.ctx.keys, self.ctx.redis
         resumed = frame.resume_token is not None
         try:
             if frame.resume_token is not None:
                 try:
                     identity = verify_token(
-                        self._ctx.settings.token_secret, frame.resume_token, self.poll_id
+                        self.ctx.settings.token_secret, frame.resume_token, self.poll_id
                     )
                 except InvalidToken:
                     await self._error("invalid_token", "the resume token is not valid here")
@@ -254,10 +251,10 @@ class Session:
             await self._error("unavailable", "cannot join right now; retry", RETRY_AFTER)
 
     async def _unclaim(self, nickname: str, participant_id: UUID) -> None:
-        key = self._ctx.keys.nicknames(self.poll_id)
+        key = self.ctx.keys.nicknames(self.poll_id)
         try:
-            if await self._ctx.redis.hget(key, nickname.casefold()) == str(participant_id):
-                await self._ctx.redis.hdel(key, nickname.casefold())
+            if await self.ctx.redis.hget(key, nickname.casefold()) == str(participant_id):
+                await self.ctx.redis.hdel(key, nickname.casefold())
         except RedisError:
             pass  # the resume token is not issued, so a stale claim only blocks the nickname
 
@@ -271,35 +268,26 @@ class Session:
             joined_at=joined_at,
             resumed=resumed,
         )
-        audit = AuditBatch(
-            events=[
-                AuditEvent(
-                    event_id=uuid.uuid4(),
-                    kind="participant.joined",
-                    service=SERVICE,
-                    occurred_at=joined_at,
-                    poll_id=self.poll_id,
-                    participant_id=participant_id,
-                    correlation_id=self._correlation_id,
-                    client_ip=self._client_ip,
-                    data={"nickname": nickname, "resumed": resumed},
-                )
-            ]
+        audit = AuditEvent(
+            event_id=uuid.uuid4(),
+            kind="participant.joined",
+            service=SERVICE,
+            occurred_at=joined_at,
+            poll_id=self.poll_id,
+            participant_id=participant_id,
+            correlation_id=self.correlation_id,
+            client_ip=self.client_ip,
+            data={"nickname": nickname, "resumed": resumed},
         )
-        publisher = self._ctx.publisher
+        publisher = self.ctx.publisher
         results = await asyncio.gather(
             publisher.publish(
                 participant,
                 exchange="",
                 routing_key=PARTICIPANTS_QUEUE,
-                correlation_id=self._correlation_id,
+                correlation_id=self.correlation_id,
             ),
-            publisher.publish(
-                audit,
-                exchange=AUDIT_EXCHANGE,
-                routing_key=audit_routing_key(SERVICE),
-                correlation_id=self._correlation_id,
-            ),
+            publish_audit(publisher, [audit], correlation_id=self.correlation_id),
             return_exceptions=True,
         )
         for name, result in zip(("participant", "audit"), results, strict=True):
@@ -310,7 +298,7 @@ class Session:
 
     async def _enter(self, participant_id: UUID, nickname: str) -> None:
         """Bind the poll's live updates, then send `joined` with the state as of now."""
-        ctx = self._ctx
+        ctx = self.ctx
         await ctx.live.acquire(self.poll_id)
         self._holds_live_binding = True
         # Re-read after binding: a change between the connect and the binding is not lost.
@@ -321,7 +309,7 @@ class Session:
         tally, my_vote = await self._snapshot(entry, participant_id)
         token = issue_token(ctx.settings.token_secret, self.poll_id, participant_id, nickname)
         await send(
-            self._ws,
+            self.ws,
             JoinedFrame(
                 participant_id=participant_id,
                 nickname=nickname,
@@ -332,22 +320,22 @@ class Session:
             ),
         )
         self.participant_id, self.nickname = participant_id, nickname
-        ctx.fanout.add(self.poll_id, self._ws)
+        ctx.fanout.add(self.poll_id, self.ws)
         await self._catch_up(entry, tally)
 
     async def _snapshot(
         self, entry: PollEntry, participant_id: UUID
     ) -> tuple[TallyView | None, int | None]:
-        keys = self._ctx.keys
-        async with self._ctx.redis.pipeline(transaction=False) as pipe:
+        keys = self.ctx.keys
+        async with self.ctx.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.tally(self.poll_id))
             pipe.hget(keys.my_votes(self.poll_id), str(participant_id))
             raw_tally, raw_vote = await pipe.execute()
         view = entry.view
         tally = parse_tally_hash(self.poll_id, raw_tally or {})
         if tally is not None:
-            self._ctx.fanout.offer_tally(tally)
-        tally = self._ctx.fanout.latest_tally(self.poll_id) or tally
+            self.ctx.fanout.offer_tally(tally)
+        tally = self.ctx.fanout.latest_tally(self.poll_id) or tally
         visible = None
         if tally is not None and tally.epoch == view.epoch and not entry.results_hidden:
             visible = tally_view(tally)
@@ -364,14 +352,14 @@ class Session:
         if current.state_version > sent.state_version:
             view = current.view
             await send(
-                self._ws,
+                self.ws,
                 PollStateFrame(status=view.status, revealed=view.revealed, epoch=view.epoch),
             )
-        latest = self._ctx.fanout.latest_tally(self.poll_id)
+        latest = self.ctx.fanout.latest_tally(self.poll_id)
         if (
             latest is not None
             and latest.epoch == current.view.epoch
             and not current.results_hidden
             and (sent_tally is None or latest.version > sent_tally.version)
         ):
-            await send(self._ws, TallyFrame(**tally_view(latest).model_dump()))
+            await send(self.ws, TallyFrame(**tally_view(latest).model_dump()))

@@ -1,26 +1,62 @@
-"""ws-gateway configuration: `WS_GATEWAY_<FIELD>`, then `ZEPHYR_<FIELD>`."""
+"""ws-gateway configuration: `WS_GATEWAY_<FIELD>`, then `ZEPHYR_<FIELD>`.
+
+The abuse limits (origins, proxies, connections per IP, rate rules) are explained in
+docs/security.md: per-IP limits are generous (a conference may share one NAT address),
+per-participant and per-connection limits are tight. Lists are comma-separated; rates are
+"<limit>/<period>", e.g. "20/10s" (a burst of 20, then one every half second). `EdgeSettings`
+checks every rate rule, origin list and `trusted_proxies` at start-up.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.votes import MAX_VOTES_PER_BATCH
-from ws_gateway.security_config import GatewaySecuritySettings
-from zephyr_runtime.settings import DEV_SECRET, require_secret
+from zephyr_runtime.origins import split_list
+from zephyr_runtime.settings import DEV_SECRET, EdgeSettings, require_secret
 
 
-class Settings(GatewaySecuritySettings):
+def _rate(default: str, what: str) -> Any:
+    """A `rate_limit_<name>` field: "<limit>/<period>" (EdgeSettings parses it at start-up)."""
+    return Field(default=default, description=f"{what} (limit/period)")
+
+
+class Settings(EdgeSettings):
     model_config = SettingsConfigDict(
         env_prefix="WS_GATEWAY_", extra="ignore", validate_default=True
     )
 
+    # ---- abuse protection (ws_gateway.admission, ws_gateway.limits) -----------------------
+    allowed_origins: str = Field(
+        default="",
+        description="Browser origins allowed to open a WebSocket, besides the gateway's own "
+        "and poll-api's (e.g. https://vote.example.org)",
+    )
+    allow_missing_origin: bool = Field(
+        default=True, description="Accept handshakes without Origin (non-browser clients)."
+    )
+    max_connections_per_ip: int = Field(default=5000, ge=1)
+    rate_limit_connect_ip: str = _rate("3000/10s", "WebSocket handshakes from one IP")
+    rate_limit_join_ip: str = _rate("1000/10s", "joins from one IP")
+    rate_limit_join_room: str = _rate("5000/10s", "joins into one poll")
+    rate_limit_vote_ip: str = _rate("20000/10s", "votes from one IP")
+    rate_limit_vote_participant: str = _rate("20/10s", "votes of one participant, on any gateway")
+    rate_limit_frames_connection: str = _rate("60/10s", "any frames on one connection (in memory)")
+    flood_close_after: int = Field(
+        default=100, ge=1, description="Refused frames in a row before closing with 1008."
+    )
+
+    # ---- the service ----------------------------------------------------------------------
     port: int = Field(default=8001, ge=0, le=65535)
     poll_api_url: str = "http://127.0.0.1:8000"
     poll_api_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     # Signs resume tokens; every gateway replica must share it.
     token_secret: str = DEV_SECRET
 
+    # ---- votes ------------------------------------------------------------------------------
     vote_batch_max: int = Field(default=500, ge=1, le=MAX_VOTES_PER_BATCH)
     vote_batch_wait_ms: float = Field(default=2.0, ge=0, le=1000)
     max_pending_votes: int = Field(default=20_000, ge=1)
@@ -39,7 +75,7 @@ class Settings(GatewaySecuritySettings):
     tally_interval_ms: int = Field(default=75, ge=10, le=10_000)
     # Tally frames per second one process may push (adaptive interval; docs/performance.md).
     tally_frame_budget: int = Field(default=20_000, ge=100)
-    # VoteBatches waiting for their confirm at once (ws_gateway.pipeline); 1 = one at a time.
+    # VoteBatches waiting for their confirm at once (ws_gateway.confirms); 1 = one at a time.
     vote_publish_depth: int = Field(default=4, ge=1, le=64)
     # Redis connections per process; a join storm waits for one instead of failing.
     redis_max_connections: int = Field(default=64, ge=2, le=10_000)
@@ -55,3 +91,7 @@ class Settings(GatewaySecuritySettings):
         if not self.poll_api_url.startswith(("http://", "https://")):
             raise ValueError("poll_api_url must start with http:// or https://")
         return self
+
+    @property
+    def origin_allowlist(self) -> list[str]:
+        return split_list(self.allowed_origins)

@@ -521,16 +521,12 @@
       ui.options.replaceChildren();
       poll.options.forEach((text, index) => {
         const item = document.createElement("li");
-        const button = document.createElement("button");
+        const button = el("button", "option");
         button.type = "button";
-        button.className = "option";
         button.dataset.index = String(index);
-        const label = document.createElement("span");
-        label.className = "option-text";
+        const label = el("span", "option-text");
         label.textContent = text;
-        const mark = document.createElement("span");
-        mark.className = "option-mark";
-        button.append(label, mark);
+        button.append(label, el("span", "option-mark"));
         button.addEventListener("click", () => vote(index));
         item.append(button);
         ui.options.append(item);
@@ -593,29 +589,22 @@
     });
   }
 
+  // An element with its class: the page builds its DOM with textContent, never innerHTML.
+  function el(tag, className) {
+    const node = document.createElement(tag);
+    node.className = className;
+    return node;
+  }
+
   function barItem() {
-    const item = document.createElement("li");
-    item.className = "bar";
-    const head = document.createElement("div");
-    head.className = "bar-head";
-    const label = document.createElement("span");
-    label.className = "bar-label";
-    const value = document.createElement("span");
-    value.className = "bar-value";
-    const count = document.createElement("span");
-    count.className = "count";
-    const sep = document.createElement("span");
-    sep.className = "unit";
-    const pct = document.createElement("span");
-    pct.className = "pct";
-    value.append(count, sep, pct);
-    head.append(label, value);
-    const track = document.createElement("div");
-    track.className = "track";
+    const item = el("li", "bar");
+    const head = el("div", "bar-head");
+    const value = el("span", "bar-value");
+    value.append(el("span", "count"), el("span", "unit"), el("span", "pct"));
+    head.append(el("span", "bar-label"), value);
+    const track = el("div", "track");
     track.setAttribute("aria-hidden", "true");
-    const fill = document.createElement("div");
-    fill.className = "fill";
-    track.append(fill);
+    track.append(el("div", "fill"));
     item.append(head, track);
     return item;
   }
