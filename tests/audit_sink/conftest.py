@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import AuditBatch, AuditEvent, envelope_headers
 from contracts.topology import AUDIT_EXCHANGE, AUDIT_QUEUE, audit_routing_key, dead_letter_queue
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.procs import ServiceProcess, free_port
 from zephyr_runtime.amqp import declare_topology
@@ -97,14 +98,14 @@ async def wait_for_rows(
 ) -> dict[uuid.UUID, asyncpg.Record]:
     """Poll audit_log until every event id is stored; returns the rows by event id."""
     wanted = list(event_ids)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+
+    async def stored() -> dict[uuid.UUID, asyncpg.Record] | None:
         records = await db.fetch("SELECT * FROM audit_log WHERE event_id = ANY($1)", wanted)
         if len(records) == len(set(wanted)):
             return {r["event_id"]: r for r in records}
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"only {len(records)} of {len(set(wanted))} events stored")
-        await asyncio.sleep(0.05)
+        return None
+
+    return await eventually(stored, timeout=timeout, what=f"{len(set(wanted))} events stored")
 
 
 @dataclass
@@ -169,8 +170,11 @@ def scrape(url: str) -> str:
 
 
 @contextlib.contextmanager
-def running_sink(resources: Resources, log_dir: Path, **env: str) -> Iterator[ServiceProcess]:
-    """`python -m audit_sink` on a free port, ready; stopped with SIGTERM afterwards."""
+def running_sink(
+    resources: Resources, log_dir: Path, *, wait_ready: bool = True, **env: str
+) -> Iterator[ServiceProcess]:
+    """`python -m audit_sink` on a free port (ready, unless told not to wait); stopped with
+    SIGTERM afterwards. `env` sets `AUDIT_SINK_<NAME>` variables."""
     extra = {f"AUDIT_SINK_{k.upper()}": v for k, v in env.items()}
     sink = ServiceProcess(
         package="audit_sink",
@@ -180,7 +184,8 @@ def running_sink(resources: Resources, log_dir: Path, **env: str) -> Iterator[Se
     )
     sink.start()
     try:
-        sink.wait_ready()
+        if wait_ready:
+            sink.wait_ready()
         yield sink
     finally:
         sink.stop()

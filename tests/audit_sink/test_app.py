@@ -1,8 +1,7 @@
-"""audit-sink as a process: stores every column, idempotently, dead-letters poison, serves HTTP."""
+"""audit_sink.app as a process: stores every column, idempotently, dead-letters poison, HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,6 +21,7 @@ from tests.audit_sink.conftest import (
     take_dead_letters,
     wait_for_rows,
 )
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.procs import ServiceProcess
 
@@ -42,11 +42,11 @@ def test_health_and_metrics(sink: ServiceProcess) -> None:
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     for name in (
-        "audit_sink_events_stored_total",
-        "audit_sink_duplicates_skipped_total",
-        "audit_sink_batches_flushed_total",
-        "audit_sink_flush_seconds_bucket",
-        "audit_sink_messages_rejected_total",
+        "zephyr_audit_sink_events_stored_total",
+        "zephyr_audit_sink_duplicates_skipped_total",
+        "zephyr_audit_sink_batches_flushed_total",
+        "zephyr_audit_sink_flush_seconds_bucket",
+        "zephyr_audit_sink_messages_rejected_total",
         "zephyr_dependency_up",
         "zephyr_messages_consumed_total",
         "zephyr_db_query_duration_seconds",
@@ -119,24 +119,24 @@ async def test_redeliveries_and_duplicates_are_stored_once(
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE poll_id = $1", poll_id) == 5
 
     # Every message was stored and acked, none dead-lettered; the repeats count as skipped.
-    after = await wait_for_metric(sink, "audit_sink_duplicates_skipped_total", before, 5)
-    rejected = "audit_sink_messages_rejected_total"
+    after = await wait_for_metric(sink, "zephyr_audit_sink_duplicates_skipped_total", before, 5)
+    rejected = "zephyr_audit_sink_messages_rejected_total"
     for reason in ("invalid", "unstorable"):
         assert metric_value(after, rejected, {"reason": reason}) == metric_value(
             before, rejected, {"reason": reason}
         )
-    stored = "audit_sink_events_stored_total"
+    stored = "zephyr_audit_sink_events_stored_total"
     assert metric_value(after, stored) - metric_value(before, stored) == 5
 
 
 async def wait_for_metric(sink: ServiceProcess, name: str, before: str, delta: float) -> str:
     """The metrics once `name` has grown by `delta` since `before` (the acks follow the insert)."""
-    for _ in range(300):
+
+    def grown() -> str | None:
         text = scrape(sink.url)
-        if metric_value(text, name) - metric_value(before, name) >= delta:
-            return text
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{name} did not grow by {delta}")
+        return text if metric_value(text, name) - metric_value(before, name) >= delta else None
+
+    return await eventually(grown, what=f"{name} grown by {delta}")
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ async def test_unstorable_and_mistyped_messages_are_dead_lettered(
     )
     assert stored == []
     after = scrape(sink.url)
-    rejected = "audit_sink_messages_rejected_total"
+    rejected = "zephyr_audit_sink_messages_rejected_total"
     grew = metric_value(after, rejected, {"reason": "invalid"}) - metric_value(
         before, rejected, {"reason": "invalid"}
     )

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aio_pika
 import asyncpg
@@ -26,8 +25,8 @@ from tests.audit_sink.conftest import (
     scrape,
     wait_for_rows,
 )
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
-from tests.support.procs import ServiceProcess, free_port
 
 
 async def ready_messages(amqp_url: str) -> int:
@@ -54,9 +53,9 @@ async def test_sigterm_flushes_and_acks_pending_events_then_exits_0(
     ) as sink:
         await publish_batch(amqp_channel, events[:3])
         await publish_batch(amqp_channel, events[3:])
-        while await ready_messages(resources.amqp_url) > 0:  # all delivered to the sink
-            await asyncio.sleep(0.05)
-        assert metric_value(scrape(sink.url), "audit_sink_pending_events") >= len(events)
+        # All delivered to the sink:
+        await eventually(lambda: _none_ready(resources.amqp_url), what="the queue drained")
+        assert metric_value(scrape(sink.url), "zephyr_audit_sink_pending_events") >= len(events)
         assert await db.fetchval("SELECT count(*) FROM audit_log WHERE poll_id = $1", poll_id) == 0
 
         returncode = await asyncio.to_thread(sink.stop)
@@ -65,6 +64,10 @@ async def test_sigterm_flushes_and_acks_pending_events_then_exits_0(
     await wait_for_rows(db, [e.event_id for e in events], timeout=1)
     # Acked, not requeued: an unacked message would be back in the queue once the sink left.
     assert await ready_messages(resources.amqp_url) == 0
+
+
+async def _none_ready(amqp_url: str) -> bool:
+    return await ready_messages(amqp_url) == 0
 
 
 def run_module(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -117,34 +120,26 @@ async def test_ready_is_503_while_postgres_is_unreachable(
     resources: Resources, tmp_path: Path
 ) -> None:
     missing = resources.database_url.rsplit("/", 1)[0] + f"/zephyr_missing_{uuid.uuid4().hex[:8]}"
-    sink = ServiceProcess(
-        package="audit_sink",
-        port=free_port(),
-        # A short grace: messages it takes meanwhile cannot be stored and go back on exit.
-        env={
-            **resources.env(),
-            "AUDIT_SINK_DATABASE_URL": missing,
-            "AUDIT_SINK_SHUTDOWN_GRACE_SECONDS": "3",
-        },
-        log_path=tmp_path / "audit_sink.log",
-    ).start()
-    try:
-        body: dict[str, Any] = {}
+    # A short grace: messages it takes meanwhile cannot be stored and go back on exit.
+    with running_sink(
+        resources, tmp_path, wait_ready=False, database_url=missing, shutdown_grace_seconds="3"
+    ) as sink:
         async with httpx.AsyncClient(base_url=sink.url, timeout=5) as client:
-            # Wait until it consumes, so that only Postgres is missing.
-            for _ in range(300):
+
+            async def answered() -> httpx.Response | None:
+                # Until it consumes, so that only Postgres is missing (or it answers otherwise).
                 with contextlib.suppress(httpx.TransportError):
                     response = await client.get("/health/ready")
-                    assert response.status_code == 503
-                    body = response.json()
-                    if body["checks"]["rabbitmq"]["ok"]:
-                        break
-                await asyncio.sleep(0.05)
-            assert body, sink.tail()
+                    if response.status_code != 503 or response.json()["checks"]["rabbitmq"]["ok"]:
+                        return response
+                return None
+
+            response = await eventually(answered, timeout=30, what="readiness while consuming")
+            assert response.status_code == 503, sink.tail()
+            body = response.json()
             assert body["status"] == "unavailable"
             assert body["checks"]["rabbitmq"]["ok"] is True
             assert body["checks"]["postgres"]["ok"] is False
             # Still alive: it only waits for the database.
             assert (await client.get("/health/live")).status_code == 200
-    finally:
         assert await asyncio.to_thread(sink.stop) == 0, sink.tail()

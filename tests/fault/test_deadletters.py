@@ -81,7 +81,9 @@ async def test_dead_letters_are_counted_audited_shown_and_replayed(vhost: Resour
         watch = DeadLetterWatch(connection, outbound, interval_s=1)  # type: ignore[arg-type]
         depths = await watch.sample_once()
         assert depths["votes.dead"] == 1 and depths["audit.dead"] == 0
-        gauge = REGISTRY.get_sample_value("zephyr_dead_letter_messages", {"queue": "votes.dead"})
+        gauge = REGISTRY.get_sample_value(
+            "zephyr_vote_worker_dead_letter_messages", {"queue": "votes.dead"}
+        )
         assert gauge == 1
         assert [(e.kind, e.data["queue"], e.data["new"]) for e in outbound.events] == [
             ("deadletter.detected", "votes.dead", 1)

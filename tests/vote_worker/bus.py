@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
@@ -69,22 +67,3 @@ async def receive_until(
             if done(received):
                 return received
     raise AssertionError("queue iterator ended")
-
-
-async def eventually(check: Callable[[], Awaitable[Any] | Any], timeout: float = WAIT_S) -> Any:
-    """Call `check` until it returns a truthy value (or stops raising AssertionError)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            result = check()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return result
-            error: AssertionError | None = None
-        except AssertionError as exc:
-            error = exc
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met after {timeout}s: {error}")
-        await asyncio.sleep(0.05)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from contracts import Vote, VoteBatch
+from contracts import PollEvent, PollView, Vote, VoteBatch
 from contracts.polls import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH
 
 _rng = random.SystemRandom()
@@ -66,6 +66,17 @@ def vote(
         seq=seq,
         epoch=epoch,
         cast_at=datetime.now(UTC),
+    )
+
+
+def poll_event(event: str, view: PollView) -> PollEvent:
+    """A poll event as poll-api's relay publishes it."""
+    return PollEvent(
+        event_id=uuid.uuid4(),
+        event=event,  # type: ignore[arg-type]
+        poll=view,
+        state_version=1,
+        occurred_at=datetime.now(UTC),
     )
 
 

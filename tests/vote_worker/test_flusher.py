@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
@@ -13,9 +15,8 @@ from prometheus_client import REGISTRY
 from contracts import Vote
 from tests.support.isolation import Resources
 from tests.vote_worker.factories import batch, create_poll, group_by, vote
-from vote_worker.batcher import Accumulator, Delivery
-from vote_worker.flusher import VoteFlusher
-from vote_worker.outbound import Outbound
+from vote_worker.flusher import AfterCommit, Delivery, VoteFlusher
+from vote_worker.publish import Outbound
 from vote_worker.record import RecordResult
 from vote_worker.tally_cache import TallyCache
 from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
@@ -60,8 +61,16 @@ class FlakyCache(TallyCache):
         return await super().write(tallies)
 
 
+@dataclass
+class Parts:
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    outbound: Outbound
+    keys: RedisKeys
+
+
 @pytest.fixture
-async def parts(resources: Resources) -> AsyncIterator[tuple]:
+async def parts(resources: Resources) -> AsyncIterator[Parts]:
     pool = await asyncpg.create_pool(resources.database_url, min_size=1, max_size=2)
     redis = aioredis.from_url(resources.redis_url)
     connection = await connect(resources.amqp_url, name="vote-worker flusher test")
@@ -70,7 +79,7 @@ async def parts(resources: Resources) -> AsyncIterator[tuple]:
     await channel.close()
     outbound = Outbound(ConfirmedPublisher(connection))
     try:
-        yield pool, redis, outbound
+        yield Parts(pool, redis, outbound, RedisKeys(resources.redis_prefix))
     finally:
         await connection.close()
         await redis.aclose()
@@ -87,13 +96,12 @@ def _retries(step: str) -> float:
 
 
 async def test_failures_are_retried_and_messages_acked_once(
-    parts: tuple, db: asyncpg.Connection, resources: Resources
+    parts: Parts, db: asyncpg.Connection
 ) -> None:
-    pool, redis, outbound = parts
     poll = await create_poll(db)
-    cache = FlakyCache(redis, RedisKeys(resources.redis_prefix), 3600)
-    flaky = FlakyPool(pool, failures=3)
-    flusher = VoteFlusher(flaky, cache, outbound, Accumulator(10, 0))  # type: ignore[arg-type]
+    cache = FlakyCache(parts.redis, parts.keys, 3600)
+    flaky = FlakyPool(parts.pool, failures=3)
+    flusher = VoteFlusher(flaky, cache, parts.outbound)  # type: ignore[arg-type]
     deliveries = [_delivery(vote(poll, uuid.uuid4(), i, seq=1)) for i in range(3)]
     record_retries, cache_retries = _retries("record"), _retries("cache")
 
@@ -104,7 +112,7 @@ async def test_failures_are_retried_and_messages_acked_once(
     assert all(d.message.rejects == [] for d in deliveries)
     assert _retries("record") == record_retries + 3
     assert _retries("cache") == cache_retries + 2
-    cached = await redis.hgetall(RedisKeys(resources.redis_prefix).tally(poll))
+    cached = await parts.redis.hgetall(parts.keys.tally(poll))
     assert cached[b"total"] == b"3"
 
 
@@ -120,12 +128,10 @@ class RefusesOneVote(VoteFlusher):
 
 
 async def test_data_postgres_refuses_dead_letters_only_its_message(
-    parts: tuple, db: asyncpg.Connection, resources: Resources
+    parts: Parts, db: asyncpg.Connection
 ) -> None:
-    pool, redis, outbound = parts
     poll = await create_poll(db)
-    cache = TallyCache(redis, RedisKeys(resources.redis_prefix), 3600)
-    flusher = RefusesOneVote(pool, cache, outbound, Accumulator(10, 0))
+    flusher = RefusesOneVote(parts.pool, TallyCache(parts.redis, parts.keys, 3600), parts.outbound)
     good, bad, other = (_delivery(vote(poll, uuid.uuid4(), i, seq=1)) for i in range(3))
     flusher.poisoned = bad.batch.votes[0].vote_id
 
@@ -134,3 +140,46 @@ async def test_data_postgres_refuses_dead_letters_only_its_message(
     assert await group_by(db, poll, 3) == [1, 0, 1]
     assert (good.message.acks, other.message.acks, bad.message.acks) == (1, 1, 0)
     assert bad.message.rejects == [False]
+
+
+class Buggy(VoteFlusher):
+    """A flush that fails with an error nobody retries (a bug, not an outage)."""
+
+    async def _flush(self, deliveries: Sequence[Delivery]) -> None:
+        raise RuntimeError("bug")
+
+
+async def test_a_bug_in_a_flush_requeues_its_messages_and_the_next_batch_goes_on() -> None:
+    flusher = Buggy(None, None, None)  # type: ignore[arg-type]
+    batcher = flusher.batcher(max_votes=1, max_wait_s=0)
+    batcher.start()
+    first, second = (_delivery(vote(uuid.uuid4(), uuid.uuid4(), 0, seq=1)) for _ in range(2))
+    batcher.add(first)
+    batcher.add(second)
+    assert await batcher.stop(timeout=5)
+    assert (first.message.rejects, second.message.rejects) == ([True], [True])
+    assert REGISTRY.get_sample_value("zephyr_vote_worker_pending_votes") == 0
+
+
+async def test_after_commit_steps_overlap_and_a_failing_one_requeues() -> None:
+    after_commit = AfterCommit(depth=2)
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def slow() -> None:
+        await release.wait()
+        done.append("slow")
+
+    async def failing() -> None:
+        raise RuntimeError("bug")
+
+    slow_delivery, failing_delivery = (
+        _delivery(vote(uuid.uuid4(), uuid.uuid4(), 0, seq=1)) for _ in range(2)
+    )
+    await after_commit.run(slow, [slow_delivery])  # in the background: returns at once
+    await after_commit.run(failing, [failing_delivery])
+    assert done == []
+    release.set()
+    await after_commit.wait()
+    assert done == ["slow"]
+    assert (slow_delivery.message.rejects, failing_delivery.message.rejects) == ([], [True])

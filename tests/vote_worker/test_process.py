@@ -14,8 +14,9 @@ import httpx
 from aio_pika.abc import AbstractChannel
 
 from contracts.topology import VOTES_QUEUE
+from tests.support.eventually import eventually
 from tests.support.procs import ServiceProcess, free_port
-from tests.vote_worker.bus import eventually, publish
+from tests.vote_worker.bus import publish
 from tests.vote_worker.factories import batch, create_poll, group_by, vote
 
 
@@ -32,7 +33,7 @@ def test_invalid_configuration_exits_2() -> None:
 
 def _consumed_votes(metrics: str) -> float:
     for line in metrics.splitlines():
-        if line.startswith('zephyr_vote_worker_messages_consumed_total{queue="votes"}'):
+        if line.startswith('zephyr_messages_consumed_total{queue="votes"}'):
             return float(line.split()[-1])
     return 0.0
 

@@ -1,4 +1,5 @@
-"""The real consumer in this process: RabbitMQ in, Postgres/Redis/RabbitMQ out."""
+"""The whole worker in this process, on the real servers: RabbitMQ in, Postgres/Redis/RabbitMQ
+out (the consumers, the flusher and the reconciler together)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import orjson
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from contracts import AuditBatch, ParticipantJoined, PollEvent, PollView, TallyUpdated
+from contracts import AuditBatch, ParticipantJoined, PollView, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import (
     AUDIT_EXCHANGE,
@@ -23,8 +24,17 @@ from contracts.topology import (
     poll_binding_key,
     poll_event_routing_key,
 )
-from tests.vote_worker.bus import eventually, listen, publish, publish_raw, receive_until
-from tests.vote_worker.factories import batch, create_poll, group_by, set_poll, tally, vote
+from tests.support.eventually import eventually
+from tests.vote_worker.bus import listen, publish, publish_raw, receive_until
+from tests.vote_worker.factories import (
+    batch,
+    create_poll,
+    group_by,
+    poll_event,
+    set_poll,
+    tally,
+    vote,
+)
 from vote_worker.worker import Worker
 from zephyr_runtime.keys import RedisKeys
 
@@ -215,16 +225,6 @@ async def _poll_view(db: asyncpg.Connection, poll: uuid.UUID) -> PollView:
     )
 
 
-def _poll_event(event: str, view: PollView) -> PollEvent:
-    return PollEvent(
-        event_id=uuid.uuid4(),
-        event=event,  # type: ignore[arg-type]
-        poll=view,
-        state_version=1,
-        occurred_at=datetime.now(UTC),
-    )
-
-
 async def test_opened_event_publishes_a_zero_tally(
     worker: Worker, channel: AbstractChannel, db: asyncpg.Connection, redis_client
 ) -> None:
@@ -233,7 +233,7 @@ async def test_opened_event_publishes_a_zero_tally(
     view = await _poll_view(db, poll)
     await publish(
         channel,
-        _poll_event("opened", view),
+        poll_event("opened", view),
         exchange=POLLS_EXCHANGE,
         routing_key=poll_event_routing_key("opened"),
     )
@@ -259,7 +259,7 @@ async def test_reset_event_clears_votes_and_publishes_zeros(
     await set_poll(db, poll, epoch=1, status="draft")  # what poll-api's reset commits
     await publish(
         channel,
-        _poll_event("reset", await _poll_view(db, poll)),
+        poll_event("reset", await _poll_view(db, poll)),
         exchange=POLLS_EXCHANGE,
         routing_key=poll_event_routing_key("reset"),
     )

@@ -1,38 +1,14 @@
-"""`python -m audit_sink [serve|migrate]`."""
+"""`audit-sink [serve|migrate|retention …]` (or `python -m audit_sink`): see
+zephyr_runtime.service. Serving runs FastStream's ASGI app under uvicorn; its lifespan stops
+consuming, flushes and acks what is pending."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
 from audit_sink.settings import Settings
-from zephyr_runtime.observability import setup_observability
-from zephyr_runtime.settings import load_settings
+from zephyr_runtime.service import Service
 
-USAGE = "usage: audit-sink [serve|migrate|retention]"
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    command = args[0] if args else "serve"
-    if command == "retention":  # flags of its own: see audit_sink.retention
-        from audit_sink.retention import main as retention
-
-        raise SystemExit(retention(args[1:]))
-    if command not in ("serve", "migrate") or len(args) > 1:
-        print(USAGE, file=sys.stderr)
-        raise SystemExit(2)
-    settings = load_settings(Settings)
-    setup_observability("audit-sink", settings)
-    if command == "migrate":
-        from audit_sink.migrate import upgrade
-
-        upgrade(settings.database_url)
-        return
-    from audit_sink.server import serve
-
-    asyncio.run(serve(settings))
-
+SERVICE = Service("audit-sink", Settings, asgi_app="audit_sink.app:build_app", owns_tables=True)
+main = SERVICE.main
 
 if __name__ == "__main__":
     main()

@@ -8,20 +8,18 @@ flush and ack what is pending, then FastStream closes the broker connection, the
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from faststream.asgi import AsgiFastStream
-from faststream.rabbit import RabbitBroker
-from faststream.rabbit.schemas import Channel
 
-from audit_sink.batcher import AuditBatcher
-from audit_sink.consumer import subscribe_audit_queue
-from audit_sink.routes import http_routes
+from audit_sink.consume import build_broker, subscribe_audit_queue
+from audit_sink.flusher import AuditFlusher
 from audit_sink.settings import Settings
 from audit_sink.store import AuditStore
 from zephyr_runtime import amqp
-from zephyr_runtime.health import run_checks
-from zephyr_runtime.opsmetrics import sample_memory_limit
-from zephyr_runtime.sampler import PeriodicSampler
+from zephyr_runtime.health import Check, dependency_sample, run_checks
+from zephyr_runtime.health_routes import health_routes
+from zephyr_runtime.sampler import ops_sampler
 
 log = logging.getLogger(__name__)
 
@@ -30,37 +28,25 @@ SERVICE = "audit-sink"
 
 def build_app(settings: Settings) -> AsgiFastStream:
     store = AuditStore(settings.asyncpg_dsn(), max_size=settings.db_pool_max_size)
-    batcher = AuditBatcher(
-        store,
+    batcher = AuditFlusher(store).batcher(
         max_events=settings.batch_max_events,
         max_wait=settings.batch_max_wait_ms / 1000,
         retry_base=settings.retry_base_seconds,
         retry_cap=settings.retry_max_seconds,
     )
-    broker = RabbitBroker(
-        settings.amqp_url,
-        default_channel=Channel(prefetch_count=settings.prefetch),
-        graceful_timeout=settings.shutdown_grace_seconds,
-        logger=logging.getLogger("audit_sink.faststream"),
-        # FastStream logs every message at this level: keep it out of INFO.
-        log_level=logging.DEBUG,
-    )
+    broker = build_broker(settings)
     subscriber = subscribe_audit_queue(broker, batcher)
-
-    async def dependencies() -> None:
-        # Keeps zephyr_dependency_up fresh between readiness probes.
-        await run_checks({"postgres": store.ping, "rabbitmq": rabbitmq_ready})
-
-    sampler = PeriodicSampler(
-        [dependencies, store.record_pool_use, sample_memory_limit],
-        interval=settings.metrics_sample_seconds,
-    )
 
     async def rabbitmq_ready() -> None:
         if not await broker.ping(timeout=1.0):
             raise ConnectionError("not connected to RabbitMQ")
         if not subscriber.running:
             raise RuntimeError("not consuming the audit queue")
+
+    checks: dict[str, Check] = {"postgres": store.ping, "rabbitmq": rabbitmq_ready}
+    sampler = ops_sampler(
+        dependency_sample(checks), store.record_pool_use, interval=settings.metrics_sample_seconds
+    )
 
     async def open_resources() -> None:
         await store.open()
@@ -83,14 +69,19 @@ def build_app(settings: Settings) -> AsgiFastStream:
         await subscriber.stop()
         log.info(
             "audit-sink stopped consuming; storing what is pending",
-            extra={"pending_events": batcher.pending_events},
+            extra={"pending_events": batcher.unflushed},
         )
         # Leave a second of the grace period for closing the connections.
-        await batcher.close(timeout=max(0.5, settings.shutdown_grace_seconds - 1.0))
+        if not await batcher.stop(timeout=max(0.5, settings.shutdown_grace_seconds - 1.0)):
+            # Unacked, they go back to the queue when the channel closes, and are stored later.
+            log.warning(
+                "audit flush did not finish before shutdown; the broker will redeliver",
+                extra={"pending_events": batcher.unflushed},
+            )
 
     return AsgiFastStream(
         broker,
-        asgi_routes=http_routes({"postgres": store.ping, "rabbitmq": rabbitmq_ready}),
+        asgi_routes=health_routes(partial(run_checks, checks)),
         logger=logging.getLogger("audit_sink.app"),
         on_startup=[open_resources],
         after_startup=[log_started],

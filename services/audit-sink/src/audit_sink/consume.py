@@ -1,4 +1,5 @@
-"""The FastStream subscriber on the `audit` queue: parse each message, hand it to the batcher."""
+"""What audit-sink consumes: the FastStream broker and its subscriber on the `audit` queue, which
+parses each message and hands it to the batcher (the flusher acks after the INSERT)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,39 @@ from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.schemas import Channel
 from faststream.rabbit.subscriber import RabbitSubscriber
 
 from audit_sink import metrics
-from audit_sink.batcher import AuditBatcher
+from audit_sink.flusher import Delivery
 from audit_sink.rows import InvalidMessage, parse_message
+from audit_sink.settings import Settings
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import AUDIT_QUEUE
 from zephyr_runtime import tracing
+from zephyr_runtime.batching import Batcher
 from zephyr_runtime.jsonlog import correlation_id_var
 
 log = logging.getLogger(__name__)
+
+
+def build_broker(settings: Settings) -> RabbitBroker:
+    return RabbitBroker(
+        settings.amqp_url,
+        default_channel=Channel(prefetch_count=settings.prefetch),
+        graceful_timeout=settings.shutdown_grace_seconds,
+        logger=logging.getLogger("audit_sink.faststream"),
+        # FastStream logs every message at this level: keep it out of INFO.
+        log_level=logging.DEBUG,
+    )
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:
     return message.body
 
 
-def subscribe_audit_queue(broker: RabbitBroker, batcher: AuditBatcher) -> RabbitSubscriber:
-    """Register the audit consumer with manual acks: the batcher acks after the INSERT."""
+def subscribe_audit_queue(broker: RabbitBroker, batcher: Batcher[Delivery]) -> RabbitSubscriber:
+    """Register the audit consumer with manual acks: the flusher acks after the INSERT."""
     # declare=False: declare_topology owns the queue's arguments; FastStream only consumes it.
     subscriber = broker.subscriber(
         RabbitQueue(AUDIT_QUEUE, declare=False),
@@ -67,7 +82,7 @@ def subscribe_audit_queue(broker: RabbitBroker, batcher: AuditBatcher) -> Rabbit
             return
         finally:
             correlation_id_var.reset(token)
-        batcher.add(message, rows, message.message_id)
+        batcher.add(Delivery(message, rows, message.message_id))
 
     return subscriber
 

@@ -8,26 +8,32 @@ from prometheus_client import Counter, Gauge, Histogram
 from contracts.topology import AUDIT_QUEUE
 from zephyr_runtime.opsmetrics import MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED, MESSAGES_FAILED
 
-EVENTS_STORED = Counter("audit_sink_events_stored_total", "Audit events inserted into audit_log.")
+EVENTS_STORED = Counter(
+    "zephyr_audit_sink_events_stored_total", "Audit events inserted into audit_log."
+)
 DUPLICATES_SKIPPED = Counter(
-    "audit_sink_duplicates_skipped_total",
+    "zephyr_audit_sink_duplicates_skipped_total",
     "Audit events offered but already stored (redeliveries and duplicates).",
 )
-BATCHES_FLUSHED = Counter("audit_sink_batches_flushed_total", "Batches written to audit_log.")
+BATCHES_FLUSHED = Counter(
+    "zephyr_audit_sink_batches_flushed_total", "Batches written to audit_log."
+)
 FLUSH_SECONDS = Histogram(
-    "audit_sink_flush_seconds",
+    "zephyr_audit_sink_flush_seconds",
     "Time to write one batch to audit_log (successful attempts).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 FLUSH_RETRIES = Counter(
-    "audit_sink_flush_retries_total", "Failed batch writes that will be retried."
+    "zephyr_audit_sink_flush_retries_total", "Failed batch writes that will be retried."
 )
 MESSAGES_REJECTED = Counter(
-    "audit_sink_messages_rejected_total",
+    "zephyr_audit_sink_messages_rejected_total",
     "Messages rejected without requeue (dead-lettered to audit.dead).",
     ["reason"],
 )
-PENDING_EVENTS = Gauge("audit_sink_pending_events", "Events received and not yet stored and acked.")
+PENDING_EVENTS = Gauge(
+    "zephyr_audit_sink_pending_events", "Events received and not yet stored and acked."
+)
 
 
 def message_consumed() -> None:

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from contracts import AuditBatch, AuditEvent
 
 MAX_REASON_CHARS = 500
+# The columns stored as the event has them; occurred_at and data are converted first.
+_AS_IS = {"event_id", "kind", "service", "poll_id", "participant_id", "correlation_id", "client_ip"}
 
 
 class InvalidMessage(ValueError):
@@ -59,21 +61,11 @@ def to_row(event: AuditEvent) -> AuditRow:
             _check_storable_text(event.event_id, text)
     if _contains_nul(event.data):
         raise InvalidMessage(f"event {event.event_id}: data contains a NUL character")
+    # A naive time is taken as UTC rather than the server's zone.
     occurred_at = event.occurred_at
     if occurred_at.tzinfo is None:
-        # A naive time is taken as UTC rather than the server's zone.
         occurred_at = occurred_at.replace(tzinfo=UTC)
-    return AuditRow(
-        event_id=event.event_id,
-        kind=event.kind,
-        service=event.service,
-        occurred_at=occurred_at,
-        poll_id=event.poll_id,
-        participant_id=event.participant_id,
-        correlation_id=event.correlation_id,
-        client_ip=event.client_ip,
-        data=data,
-    )
+    return AuditRow(**event.model_dump(include=_AS_IS), occurred_at=occurred_at, data=data)
 
 
 def _check_storable_text(event_id: UUID, text: str) -> None:

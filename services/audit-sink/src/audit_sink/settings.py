@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from zephyr_runtime.batching import max_batch_setting, max_wait_setting, prefetch_setting
 from zephyr_runtime.settings import ServiceSettings
 
 
@@ -14,18 +15,10 @@ class Settings(ServiceSettings):
     )
 
     port: int = Field(default=8003, ge=0, le=65535, description="Port of the HTTP server.")
-    batch_max_events: int = Field(
-        default=2000, ge=1, le=100_000, description="Flush once this many events are pending."
-    )
-    batch_max_wait_ms: float = Field(
-        default=20.0, ge=0, le=60_000, description="Flush this long after the first pending event."
-    )
-    prefetch: int = Field(
-        default=500,
-        ge=1,
-        le=65_535,
-        description="Unacked audit messages per process; must let a batch fill up.",
-    )
+    batch_max_events: int = max_batch_setting(2000, "events")
+    batch_max_wait_ms: float = max_wait_setting(20.0, "event", most_ms=60_000)
+    prefetch: int = prefetch_setting(500, "Unacked audit messages per process")
+    # The backoff between failed flushes: from the base, doubling, jittered, up to the cap.
     retry_base_seconds: float = Field(
         default=0.1, gt=0, le=5, description="First delay before retrying a failed flush."
     )

@@ -1,12 +1,15 @@
-"""The audit events vote-worker emits. Event ids are uuid5 of the vote or message id, so a
-redelivered batch re-sends the same ids and audit-sink stores each event once."""
+"""The audit events vote-worker emits. Event ids are uuid5 of what the event is about (a vote, a
+message, a dead-letter growth), so a redelivered batch or a second replica sends the same ids
+and audit-sink stores each event once."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from contracts import AuditBatch, AuditEvent, Vote, utcnow
 from contracts.audit import MAX_EVENTS_PER_BATCH
@@ -18,16 +21,22 @@ def event_id(kind: str, subject: uuid.UUID | str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"zephyr:{kind}:{subject}")
 
 
-def _vote_event(
-    kind: str, vote: Vote, data: dict[str, Any], correlation_id: str, at: datetime
+def _event(
+    kind: str,
+    subject: UUID | str,
+    data: dict[str, Any],
+    correlation_id: str,
+    *,
+    at: datetime | None = None,
+    vote: Vote | None = None,
 ) -> AuditEvent:
     return AuditEvent(
-        event_id=event_id(kind, vote.vote_id),
+        event_id=event_id(kind, subject),
         kind=kind,
         service=SERVICE_NAME,
-        occurred_at=at,
-        poll_id=vote.poll_id,
-        participant_id=vote.participant_id,
+        occurred_at=at or utcnow(),
+        poll_id=vote.poll_id if vote else None,
+        participant_id=vote.participant_id if vote else None,
         correlation_id=correlation_id[:128],
         data=data,
     )
@@ -37,9 +46,9 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
     """`vote.recorded` per valid vote (new or already stored), `vote.rejected` per rejected one."""
     at = utcnow()
     events = [
-        _vote_event(
+        _event(
             "vote.recorded",
-            vote,
+            vote.vote_id,
             {
                 "vote_id": str(vote.vote_id),
                 "option": vote.option,
@@ -47,17 +56,19 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
                 "epoch": vote.epoch,
             },
             correlation_id,
-            at,
+            at=at,
+            vote=vote,
         )
         for vote in result.valid
     ]
     events.extend(
-        _vote_event(
+        _event(
             "vote.rejected",
-            rejected.vote,
+            rejected.vote.vote_id,
             {"vote_id": str(rejected.vote.vote_id), "reason": rejected.reason},
             correlation_id,
-            at,
+            at=at,
+            vote=rejected.vote,
         )
         for rejected in result.rejected
     )
@@ -66,14 +77,17 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
 
 def poison_event(reason: str, message_id: str, correlation_id: str) -> AuditEvent:
     """A votes message that is not a valid VoteBatch: it goes to the dead-letter queue."""
-    return AuditEvent(
-        event_id=event_id("vote.poison", message_id),
-        kind="vote.poison",
-        service=SERVICE_NAME,
-        occurred_at=utcnow(),
-        correlation_id=correlation_id[:128],
-        data={"reason": reason[:500], "message_id": message_id},
-    )
+    data = {"reason": reason[:500], "message_id": message_id}
+    return _event("vote.poison", message_id, data, correlation_id)
+
+
+def dead_letter_event(queue: str, depth: int, previous: int) -> AuditEvent:
+    """A dead-letter queue grew from `previous` to `depth` messages."""
+    # The id is stable per queue, depth and minute: two replicas sampling the same growth store
+    # one event (audit_log's event_id is unique).
+    minute = int(time.time() // 60)
+    data = {"queue": queue, "depth": depth, "new": depth - previous}
+    return _event("deadletter.detected", f"{queue}:{depth}:{minute}", data, uuid.uuid4().hex)
 
 
 def batches(events: Sequence[AuditEvent]) -> Iterator[AuditBatch]:

@@ -1,36 +1,170 @@
-"""The FastStream broker and its three subscribers.
+"""What vote-worker consumes: the FastStream broker, its three subscribers, and what each does
+with a message.
+
+- `votes`: parsed and handed to the batcher; the flusher acks after the batch is recorded.
+- `participants`: upserted, then acked.
+- `vote-worker.poll-events`: a reset or an open refreshes and publishes the tally, then acked.
 
 The queues are declared by `zephyr_runtime.amqp.declare_topology` at start-up with their exact
 arguments; FastStream only looks them up (`declare=False`, a passive declare) so it can never
-redeclare them differently. Each subscriber hands the raw body to its handler, which parses it.
+redeclare them differently. Each subscriber hands the raw body on and `Consumer` parses it, so a
+body that is not a valid contract is rejected (dead-lettered) instead of retried.
 
-No `from __future__ import annotations` here: FastDepends reads the handlers' annotations at
+No `from __future__ import annotations` here: FastDepends reads the subscribers' annotations at
 run time to inject the message from the context.
 """
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+from uuid import UUID
 
+import asyncpg
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel
 
+from contracts import ParticipantJoined, PollEvent, VoteBatch
 from contracts.topology import PARTICIPANTS_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
-from vote_worker.handlers import Handlers
+from vote_worker.flusher import Delivery, retry_step
+from vote_worker.metrics import MESSAGES_ACKED, counting_db_errors
+from vote_worker.participants import upsert_participant
+from vote_worker.poison import Delivered, InvalidBody, correlation_id_of, parse_body, reject_poison
+from vote_worker.publish import Outbound
 from vote_worker.settings import SERVICE_NAME, Settings
+from zephyr_runtime import opsmetrics as ops
 from zephyr_runtime import tracing
+from zephyr_runtime.batching import Batcher
+from zephyr_runtime.jsonlog import correlation_id_var
+from zephyr_runtime.resilience import Stopping
+
+M = TypeVar("M")
+C = TypeVar("C", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
 # Participants and poll events are handled one message at a time each; no batch to fill.
 EVENTS_PREFETCH = 50
+MAX_SEQ = 2**63 - 1  # bigint
+MAX_EPOCH = 2**31 - 1  # integer
+# Poll events after which screens need the tally now (zeros after a reset or an open).
+TALLY_EVENTS = frozenset({"reset", "opened"})
+# The `step` label of zephyr_vote_worker_flush_retries_total for each queue's retried work.
+STEPS = {PARTICIPANTS_QUEUE: "participant", WORKER_POLL_EVENTS_QUEUE: "poll_event"}
+
+RefreshTally = Callable[[UUID, str], Awaitable[object]]
+
+
+def parse_vote_batch(body: bytes) -> VoteBatch:
+    batch = parse_body(VoteBatch, body)
+    for index, vote in enumerate(batch.votes):
+        # Beyond the columns' range Postgres would refuse the whole batch on every retry.
+        if vote.seq > MAX_SEQ or vote.epoch > MAX_EPOCH:
+            raise InvalidBody(f"invalid_schema: votes.{index}: seq or epoch out of range")
+    return batch
+
+
+@dataclass
+class Consumer:
+    pool: asyncpg.Pool
+    outbound: Outbound
+    batcher: Batcher[Delivery]
+    refresh_tally: RefreshTally
+    stopping: asyncio.Event
+
+    async def on_votes(self, body: bytes, message: Delivered) -> None:
+        received = await self._receive(VOTES_QUEUE, body, message, parse_vote_batch, audit=True)
+        if received is not None:
+            batch, correlation_id = received
+            self.batcher.add(Delivery(batch, message, correlation_id))
+
+    async def on_participant(self, body: bytes, message: Delivered) -> None:
+        await self._apply(PARTICIPANTS_QUEUE, body, message, ParticipantJoined, self._store)
+
+    async def on_poll_event(self, body: bytes, message: Delivered) -> None:
+        await self._apply(WORKER_POLL_EVENTS_QUEUE, body, message, PollEvent, self._poll_event)
+
+    async def _store(self, joined: ParticipantJoined, correlation_id: str) -> None:
+        with counting_db_errors():
+            await upsert_participant(self.pool, joined)
+
+    async def _poll_event(self, event: PollEvent, correlation_id: str) -> None:
+        if event.event in TALLY_EVENTS:
+            await self.refresh_tally(event.poll.id, correlation_id)
+
+    async def _apply(
+        self,
+        queue: str,
+        body: bytes,
+        message: Delivered,
+        contract: type[C],
+        act: Callable[[C, str], Awaitable[None]],
+    ) -> None:
+        """Parse, `act` until it succeeds (each retry counted under the queue's `STEPS` name),
+        then ack. Poison is dead-lettered; at shutdown a failing `act` leaves it unacked."""
+        received = await self._receive(queue, body, message, partial(parse_body, contract))
+        if received is None:
+            return
+        parsed, correlation_id = received
+        if await self._retry(STEPS[queue], lambda: act(parsed, correlation_id)):
+            await self._ack(message, queue)
+
+    async def _receive(
+        self,
+        queue: str,
+        body: bytes,
+        message: Delivered,
+        parse: Callable[[bytes], M],
+        *,
+        audit: bool = False,
+    ) -> tuple[M, str] | None:
+        """Count the message, bind its correlation id and parse it: the contract and the id,
+        or None when it was poison (dead-lettered, and audited with `audit`)."""
+        ops.MESSAGES_CONSUMED.labels(queue).inc()
+        correlation_id = correlation_id_of(message)
+        correlation_id_var.set(correlation_id)
+        try:
+            return parse(body), correlation_id
+        except InvalidBody as exc:
+            await reject_poison(
+                message,
+                queue=queue,
+                reason=str(exc),
+                correlation_id=correlation_id,
+                outbound=self.outbound if audit else None,
+            )
+            return None
+
+    async def _retry(self, step: str, operation: Callable[[], Awaitable[object]]) -> bool:
+        """Retry until done; False when shutting down (the message stays unacked)."""
+        try:
+            await retry_step(step, operation, stopping=self.stopping)
+        except Stopping:
+            return False
+        return True
+
+    @staticmethod
+    async def _ack(message: Delivered, queue: str) -> None:
+        try:
+            await message.ack()
+            MESSAGES_ACKED.labels(queue).inc()
+        except Exception as exc:
+            log.warning("could not ack message on %s: %s", queue, exc)
+
+
+# A `Consumer` method, taken from the class: the broker is built (and documented) before any
+# message needs a consumer.
+Handle = Callable[[Consumer, bytes, Delivered], Awaitable[None]]
 
 
 async def raw_body(message: StreamMessage[Any]) -> bytes:
-    """Decoder: the body as bytes, so an invalid body reaches the handler instead of failing."""
+    """Decoder: the body as bytes, so an invalid body reaches the consumer instead of failing."""
     return bytes(message.body)
 
 
@@ -44,15 +178,11 @@ def consume_span(queue: str, message: RabbitMessage) -> Iterator[None]:
         attributes={"messaging.destination.name": queue},
     ):
         yield
-    # The handler has bound the message's correlation id: this line carries it.
+    # The consumer has bound the message's correlation id: this line carries it.
     log.debug("consumed a message", extra={"queue": queue, "message_id": message.message_id})
 
 
-def _queue(name: str) -> RabbitQueue:
-    return RabbitQueue(name, QueueType.QUORUM, declare=False)
-
-
-def build_broker(settings: Settings, handlers: Handlers) -> RabbitBroker:
+def build_broker(settings: Settings, consumer: Consumer) -> RabbitBroker:
     broker = RabbitBroker(
         settings.amqp_url,
         app_id=SERVICE_NAME,
@@ -64,44 +194,54 @@ def build_broker(settings: Settings, handlers: Handlers) -> RabbitBroker:
     )
     votes_channel = Channel(prefetch_count=settings.prefetch)
     events_channel = Channel(prefetch_count=EVENTS_PREFETCH)
-
-    @broker.subscriber(
-        _queue(VOTES_QUEUE),
-        channel=votes_channel,
-        ack_policy=AckPolicy.MANUAL,
-        decoder=raw_body,
-        no_reply=True,
-        title="votes",
-        description="contracts.VoteBatch from the gateways; micro-batched, acked after commit.",
-    )
-    async def on_votes(body: bytes, message: RabbitMessage) -> None:
-        with consume_span(VOTES_QUEUE, message):
-            await handlers.on_votes(body, message)
-
-    @broker.subscriber(
-        _queue(PARTICIPANTS_QUEUE),
-        channel=events_channel,
-        ack_policy=AckPolicy.MANUAL,
-        decoder=raw_body,
-        no_reply=True,
-        title="participants",
-        description="contracts.ParticipantJoined from the gateways; upserts participants.",
-    )
-    async def on_participant(body: bytes, message: RabbitMessage) -> None:
-        with consume_span(PARTICIPANTS_QUEUE, message):
-            await handlers.on_participant(body, message)
-
-    @broker.subscriber(
-        _queue(WORKER_POLL_EVENTS_QUEUE),
-        channel=events_channel,
-        ack_policy=AckPolicy.MANUAL,
-        decoder=raw_body,
-        no_reply=True,
-        title="vote-worker.poll-events",
-        description="contracts.PollEvent from poll-api; resets and opens publish the tally.",
-    )
-    async def on_poll_event(body: bytes, message: RabbitMessage) -> None:
-        with consume_span(WORKER_POLL_EVENTS_QUEUE, message):
-            await handlers.on_poll_event(body, message)
-
+    subscriptions: list[tuple[str, Channel, str, str, Handle]] = [
+        (
+            VOTES_QUEUE,
+            votes_channel,
+            "votes",
+            "contracts.VoteBatch from the gateways; micro-batched, acked after commit.",
+            Consumer.on_votes,
+        ),
+        (
+            PARTICIPANTS_QUEUE,
+            events_channel,
+            "participants",
+            "contracts.ParticipantJoined from the gateways; upserts participants.",
+            Consumer.on_participant,
+        ),
+        (
+            WORKER_POLL_EVENTS_QUEUE,
+            events_channel,
+            "vote-worker.poll-events",
+            "contracts.PollEvent from poll-api; resets and opens publish the tally.",
+            Consumer.on_poll_event,
+        ),
+    ]
+    for queue, channel, title, description, handle in subscriptions:
+        _subscribe(broker, consumer, queue, channel, title, description, handle)
     return broker
+
+
+def _subscribe(
+    broker: RabbitBroker,
+    consumer: Consumer,
+    queue: str,
+    channel: Channel,
+    title: str,
+    description: str,
+    handle: Handle,
+) -> None:
+    """One subscriber with manual acks: the consumer acks or rejects each message itself."""
+
+    @broker.subscriber(
+        RabbitQueue(queue, QueueType.QUORUM, declare=False),
+        channel=channel,
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_body,
+        no_reply=True,
+        title=title,
+        description=description,
+    )
+    async def consume(body: bytes, message: RabbitMessage) -> None:
+        with consume_span(queue, message):
+            await handle(consumer, body, message)

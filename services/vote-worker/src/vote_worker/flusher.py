@@ -4,6 +4,9 @@ Each step is retried on its own until it succeeds, with the messages still unack
 would burn the delivery limit and dead-letter good votes. If the AMQP channel dies meanwhile,
 the broker redelivers the messages and `ballots` makes that harmless. Retrying step by step
 keeps the recorded result, so a tally committed once is still cached and published.
+
+The batches themselves come from `zephyr_runtime.batching` (`VoteFlusher.batcher`): due at
+`batch_max_votes` votes or `batch_max_wait_ms` after the first pending one.
 """
 
 from __future__ import annotations
@@ -11,25 +14,74 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
-from contracts import Vote
+from contracts import Vote, VoteBatch
 from contracts.topology import VOTES_QUEUE
 from vote_worker import metrics
 from vote_worker.audit import vote_events
-from vote_worker.backoff import retry
-from vote_worker.batcher import Accumulator, Delivery
-from vote_worker.outbound import Outbound
-from vote_worker.overlap import AfterCommit
-from vote_worker.poison import reject_poison
+from vote_worker.poison import Delivered, reject_poison
+from vote_worker.publish import Outbound
 from vote_worker.record import RecordResult, record_votes
 from vote_worker.tally_cache import TallyCache
 from zephyr_runtime import tracing
+from zephyr_runtime.batching import Batcher
 from zephyr_runtime.jsonlog import correlation_id_var
+from zephyr_runtime.resilience import retry
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+RETRY_BASE_S = 0.05  # the first wait before retrying a step; it doubles up to 5 s (jittered)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One consumed `votes` message, parsed, waiting to be flushed and acked."""
+
+    batch: VoteBatch
+    message: Delivered
+    correlation_id: str
+
+
+def votes_in(delivery: Delivery) -> int:
+    return len(delivery.batch.votes)
+
+
+def _count_retry(step: str, attempt: int, delay: float, exc: BaseException) -> None:
+    metrics.FLUSH_RETRIES.labels(step).inc()
+    log.warning(
+        "%s failed, retrying in %.2fs: %s: %s",
+        step,
+        delay,
+        type(exc).__name__,
+        exc,
+        extra={"step": step, "attempt": attempt},
+    )
+
+
+async def retry_step(
+    step: str,
+    operation: Callable[[], Awaitable[T]],
+    *,
+    permanent: Callable[[BaseException], bool] = lambda _: False,
+    stopping: asyncio.Event | None = None,
+) -> T:
+    """`zephyr_runtime.resilience.retry` with vote-worker's backoff, each retry counted in
+    `zephyr_vote_worker_flush_retries_total{step}`."""
+    return await retry(
+        operation,
+        what=step,
+        base=RETRY_BASE_S,
+        permanent=permanent,
+        on_retry=_count_retry,
+        stopping=stopping,
+    )
 
 
 def is_bad_data(exc: BaseException) -> bool:
@@ -40,34 +92,84 @@ def is_bad_data(exc: BaseException) -> bool:
     )
 
 
+async def requeue(deliveries: Sequence[Delivery], why: str) -> None:
+    """After a bug, not an outage (those are retried): requeue, so that the delivery limit, not
+    this process, decides the messages' fate. Call it while handling the exception."""
+    log.exception("%s; requeueing %d messages", why, len(deliveries))
+    await asyncio.gather(
+        *(d.message.reject(requeue=True) for d in deliveries), return_exceptions=True
+    )
+
+
+class AfterCommit:
+    """Overlapping a flushed batch's after-commit steps with the next batch's transaction.
+
+    After a batch is committed, writing the tally cache, publishing tallies and audit events and
+    acking the messages are round trips to Redis and RabbitMQ. They need no order between
+    batches (the cache and the screens keep the newest tally version, audit ids are idempotent,
+    acks are per message), so with `depth` > 1 they run in the background while the next batch
+    is recorded; at most `depth` batches are in that state. `depth` 1 runs them inline.
+    """
+
+    def __init__(self, depth: int = 1) -> None:
+        self._depth = depth
+        self._slots = asyncio.Semaphore(depth)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(
+        self, finish: Callable[[], Awaitable[None]], deliveries: Sequence[Delivery]
+    ) -> None:
+        """Run `finish` inline (depth 1) or in the background once a slot is free."""
+        if self._depth <= 1:
+            await finish()
+            return
+        await self._slots.acquire()
+        task = asyncio.create_task(self._guarded(finish, deliveries))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(
+        self, finish: Callable[[], Awaitable[None]], deliveries: Sequence[Delivery]
+    ) -> None:
+        try:
+            await finish()
+        except Exception:
+            # The votes are committed: a redelivery is a no-op.
+            await requeue(deliveries, "after-commit failed")
+        finally:
+            self._slots.release()
+
+    async def wait(self) -> None:
+        """Until every background batch has finished (shutdown)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+
 class VoteFlusher:
     def __init__(
-        self,
-        pool: asyncpg.Pool,
-        cache: TallyCache,
-        outbound: Outbound,
-        accumulator: Accumulator,
-        overlap: int = 1,
+        self, pool: asyncpg.Pool, cache: TallyCache, outbound: Outbound, overlap: int = 1
     ) -> None:
         self._pool = pool
         self._cache = cache
         self._outbound = outbound
-        self._accumulator = accumulator
         self._after_commit = AfterCommit(overlap)
 
-    async def run(self) -> None:
-        """Flush batches as they fall due, until the accumulator is closed and empty."""
-        while deliveries := await self._accumulator.next_batch():
-            try:
-                await self.flush(deliveries)
-            except Exception:
-                # Infrastructure failures are retried inside flush(); this is a bug. Requeue so
-                # the delivery limit, not this process, decides the messages' fate.
-                log.exception("flush failed unexpectedly; requeueing %d messages", len(deliveries))
-                await asyncio.gather(
-                    *(d.message.reject(requeue=True) for d in deliveries), return_exceptions=True
-                )
-        await self._after_commit.wait()
+    def batcher(self, *, max_votes: int, max_wait_s: float) -> Batcher[Delivery]:
+        """The batches of consumed vote messages, flushed here one after the other."""
+
+        async def failed(deliveries: list[Delivery], exc: Exception) -> None:
+            await requeue(deliveries, "flush failed unexpectedly")
+
+        return Batcher(
+            self.flush,
+            max_size=max_votes,
+            max_wait=max_wait_s,
+            size=votes_in,
+            on_pending=metrics.PENDING_VOTES.set,
+            on_failure=failed,
+            on_drained=self._after_commit.wait,
+            name="flusher",
+        )
 
     async def flush(self, deliveries: Sequence[Delivery]) -> None:
         """Flush in a span continuing the first message's trace (the others are linked), with
@@ -89,31 +191,28 @@ class VoteFlusher:
         votes = [vote for delivery in deliveries for vote in delivery.batch.votes]
         correlation_id = deliveries[0].correlation_id
         try:
-            result = await retry("record", lambda: self._record(votes), permanent=is_bad_data)
+            result = await retry_step("record", lambda: self._record(votes), permanent=is_bad_data)
         except Exception as exc:
             await self._isolate_bad_data(deliveries, exc)
             return
 
         async def finish() -> None:
-            await retry("cache", lambda: self._cache.write(result.changed))
-            await retry(
+            await retry_step("cache", lambda: self._cache.write(result.changed))
+            await retry_step(
                 "publish_tallies", lambda: self._outbound.tallies(result.changed, correlation_id)
             )
             events = vote_events(result, correlation_id)
-            await retry("audit", lambda: self._outbound.audit(events, correlation_id))
+            await retry_step("audit", lambda: self._outbound.audit(events, correlation_id))
             await self._ack(deliveries)
             self._count(result, len(votes), time.perf_counter() - started)
 
-        # Committed: the rest may overlap the next batch's transaction (overlap.py).
+        # Committed: the rest may overlap the next batch's transaction (AfterCommit).
         await self._after_commit.run(finish, deliveries)
 
     async def _record(self, votes: list[Vote]) -> RecordResult:
-        try:
+        with metrics.counting_db_errors():
             async with self._pool.acquire() as conn:
                 return await record_votes(conn, votes)
-        except Exception:
-            metrics.DB_ERRORS.inc()
-            raise
 
     async def _isolate_bad_data(self, deliveries: Sequence[Delivery], exc: BaseException) -> None:
         """Postgres refuses this data: flush message by message; the guilty one dead-letters."""

@@ -1,6 +1,13 @@
-"""vote-worker's Prometheus metrics, on the process's one default registry."""
+"""vote-worker's Prometheus metrics, on the process's one default registry.
+
+Messages consumed, failed and dead-lettered per queue are the shared `zephyr_messages_*` of
+`zephyr_runtime.opsmetrics`; only what is vote-worker's own is defined here.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -27,19 +34,24 @@ FLUSH_RETRIES = Counter(
     "zephyr_vote_worker_flush_retries_total", "Failed flush steps that were retried.", ["step"]
 )
 PENDING_VOTES = Gauge("zephyr_vote_worker_pending_votes", "Votes waiting for the next flush.")
-MESSAGES_CONSUMED = Counter(
-    "zephyr_vote_worker_messages_consumed_total", "Messages received, by queue.", ["queue"]
-)
 MESSAGES_ACKED = Counter(
     "zephyr_vote_worker_messages_acked_total", "Messages acknowledged, by queue.", ["queue"]
-)
-MESSAGES_REJECTED = Counter(
-    "zephyr_vote_worker_messages_rejected_total",
-    "Messages rejected without requeue (dead-lettered), by queue.",
-    ["queue"],
 )
 DB_ERRORS = Counter("zephyr_vote_worker_db_errors_total", "Failed Postgres operations.")
 TALLIES_RECONCILED = Counter(
     "zephyr_vote_worker_tallies_reconciled_total",
     "Redis tallies the reconciler found missing or stale and rewrote.",
 )
+DEAD_LETTERS = Gauge(
+    "zephyr_vote_worker_dead_letter_messages", "Messages waiting in a dead-letter queue.", ["queue"]
+)
+
+
+@contextlib.contextmanager
+def counting_db_errors() -> Iterator[None]:
+    """Count a failed Postgres operation in `zephyr_vote_worker_db_errors_total`, then re-raise."""
+    try:
+        yield
+    except Exception:
+        DB_ERRORS.inc()
+        raise

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.base import HEADER_CORRELATION_ID
 from vote_worker.audit import poison_event
-from vote_worker.metrics import MESSAGES_REJECTED
-from vote_worker.outbound import Outbound
+from vote_worker.publish import Outbound
 from zephyr_runtime import opsmetrics as ops
 
+M = TypeVar("M", bound=BaseModel)
+
 log = logging.getLogger(__name__)
+
+
+class InvalidBody(ValueError):
+    """The message body is not a valid contract; the text is the reason."""
 
 
 class Delivered(Protocol):
@@ -50,6 +55,14 @@ def describe_invalid(exc: ValidationError) -> str:
     return f"invalid_schema: {where}: {first['msg']}"[:300]
 
 
+def parse_body(contract: type[M], body: bytes) -> M:
+    """The body as `contract`, or InvalidBody saying why not."""
+    try:
+        return contract.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidBody(describe_invalid(exc)) from exc
+
+
 async def reject_poison(
     message: Delivered,
     *,
@@ -74,7 +87,6 @@ async def reject_poison(
             log.warning("could not audit poison message: %s", exc)
     try:
         await message.reject(requeue=False)
-        MESSAGES_REJECTED.labels(queue).inc()
         ops.MESSAGES_FAILED.labels(queue).inc()
         ops.MESSAGES_DEAD_LETTERED.labels(queue).inc()
     except Exception as exc:

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import DEFAULT_DELIVERY_LIMIT
+from zephyr_runtime.batching import max_batch_setting, max_wait_setting, prefetch_setting
 from zephyr_runtime.settings import ServiceSettings
 
 SERVICE_NAME = "vote-worker"
@@ -17,18 +18,9 @@ class Settings(ServiceSettings):
     )
 
     port: int = Field(default=8002, ge=0, le=65535)
-    batch_max_votes: int = Field(
-        default=1000, ge=1, le=100_000, description="Flush once this many votes are pending."
-    )
-    batch_max_wait_ms: float = Field(
-        default=5.0, ge=0, le=600_000, description="Flush this long after the first pending vote."
-    )
-    prefetch: int = Field(
-        default=200,
-        ge=1,
-        le=65_535,
-        description="Unacked vote messages per worker; must let a batch fill up.",
-    )
+    batch_max_votes: int = max_batch_setting(1000, "votes")
+    batch_max_wait_ms: float = max_wait_setting(5.0, "vote", most_ms=600_000)
+    prefetch: int = prefetch_setting(200, "Unacked vote messages per worker")
     flush_overlap: int = Field(
         default=2,
         ge=1,

@@ -9,10 +9,11 @@ import redis.asyncio as aioredis
 
 from vote_worker.record import TallySnapshot
 from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.redis_scripts import RedisScript, ScriptCall, run_pipelined
 
 # KEYS[1] tally hash; ARGV: version, epoch, counts (JSON), total, ttl seconds.
 # Returns 1 when written, 0 when Redis already held this version or a newer one.
-_WRITE_IF_NEWER = """
+WRITE_IF_NEWER = RedisScript("""
 local current = redis.call('HGET', KEYS[1], 'version')
 if current and tonumber(current) >= tonumber(ARGV[1]) then
     return 0
@@ -21,7 +22,7 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'epoch', ARGV[2], 'counts', ARGV
            'total', ARGV[4])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
 return 1
-"""
+""")
 
 
 class TallyCache:
@@ -29,26 +30,26 @@ class TallyCache:
         self._client = client
         self._keys = keys
         self._ttl = ttl_seconds
-        self._script = client.register_script(_WRITE_IF_NEWER)
 
     async def write(self, tallies: Sequence[TallySnapshot]) -> list[bool]:
         """Write each tally if newer, in one round trip; True where Redis took it."""
         if not tallies:
             return []
-        async with self._client.pipeline(transaction=False) as pipe:
-            for tally in tallies:
-                await self._script(
-                    keys=[self._keys.tally(tally.poll_id)],
-                    args=[
-                        tally.version,
-                        tally.epoch,
-                        orjson.dumps(list(tally.counts)),
-                        tally.total,
-                        self._ttl,
-                    ],
-                    client=pipe,
-                )
-            results = await pipe.execute()
+        calls: list[ScriptCall] = [
+            (
+                WRITE_IF_NEWER,
+                [self._keys.tally(tally.poll_id)],
+                [
+                    tally.version,
+                    tally.epoch,
+                    orjson.dumps(list(tally.counts)),
+                    tally.total,
+                    self._ttl,
+                ],
+            )
+            for tally in tallies
+        ]
+        results = await run_pipelined(self._client, calls)
         return [bool(int(r)) for r in results]
 
     async def versions(self, tallies: Sequence[TallySnapshot]) -> list[int | None]:

@@ -1,5 +1,5 @@
-"""The vote-worker process: connections, consumers, flusher, reconciler and HTTP, started and
-stopped in order."""
+"""The vote-worker process: connections, consumers, flusher, reconciler, dead-letter watch and
+HTTP, started and stopped in order."""
 
 from __future__ import annotations
 
@@ -7,30 +7,32 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
+from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
-from vote_worker.batcher import Accumulator
-from vote_worker.consumers import build_broker
+from vote_worker.consume import Consumer, build_broker
 from vote_worker.deadletter_watch import DeadLetterWatch
-from vote_worker.flusher import VoteFlusher
-from vote_worker.handlers import Handlers
-from vote_worker.http import HttpServer, build_http_app
-from vote_worker.ops_sampler import build_sampler
-from vote_worker.outbound import Outbound
+from vote_worker.flusher import Delivery, VoteFlusher
+from vote_worker.publish import Outbound
 from vote_worker.reconciler import Reconciler
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.tally_cache import TallyCache
 from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
-from zephyr_runtime.dbmetrics import observe_queries
+from zephyr_runtime.batching import Batcher
+from zephyr_runtime.dbmetrics import observe_queries, record_asyncpg_pool
 from zephyr_runtime.health import run_checks
+from zephyr_runtime.health_routes import health_routes
 from zephyr_runtime.keys import RedisKeys
-from zephyr_runtime.retry import retry_async
-from zephyr_runtime.sampler import PeriodicSampler
+from zephyr_runtime.queuedepth import QueueDepthSampler
+from zephyr_runtime.resilience import retry
+from zephyr_runtime.sampler import PeriodicSampler, ops_sampler, run_every
+from zephyr_runtime.service import BackgroundHttpServer
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +45,17 @@ class Worker:
         self.connection: AbstractRobustConnection | None = None
         self.publisher: ConfirmedPublisher | None = None
         self.broker: RabbitBroker | None = None
-        self.http: HttpServer | None = None
-        self.accumulator = Accumulator(settings.batch_max_votes, settings.batch_max_wait_ms / 1000)
+        self.http: BackgroundHttpServer | None = None
+        self.batcher: Batcher[Delivery] | None = None
         self.stopping = asyncio.Event()
-        self._flusher_task: asyncio.Task[None] | None = None
-        self._reconciler_task: asyncio.Task[None] | None = None
-        self._dead_letter_task: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         self.reconciler: Reconciler | None = None
         self.sampler: PeriodicSampler | None = None
 
     async def start(self) -> None:
         s = self.settings
         # A restart may race a dependency's own restart: retry the first connections a while.
-        self.pool = await retry_async(
+        self.pool = await retry(
             lambda: asyncpg.create_pool(
                 s.asyncpg_dsn(),
                 min_size=1,
@@ -68,7 +68,7 @@ class Worker:
             timeout=15,
         )
         self.redis = aioredis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        self.connection = await retry_async(
+        self.connection = await retry(
             lambda: connect(s.amqp_url, name=f"{SERVICE_NAME} {s.instance_id}"),
             what="rabbitmq",
             attempts=8,
@@ -80,29 +80,36 @@ class Worker:
         self.publisher = ConfirmedPublisher(self.connection)
         outbound = Outbound(self.publisher)
         cache = TallyCache(self.redis, RedisKeys(s.redis_prefix), s.tally_ttl_seconds)
-        handlers = Handlers(self.pool, cache, outbound, self.accumulator, self.stopping)
-        flusher = VoteFlusher(self.pool, cache, outbound, self.accumulator, s.flush_overlap)
-        self.reconciler = Reconciler(
-            self.pool,
-            cache,
-            outbound,
-            handlers.refresh_tally,
-            interval_s=s.reconcile_interval_s,
-            window_s=s.reconcile_window_hours * 3600,
+        flusher = VoteFlusher(self.pool, cache, outbound, s.flush_overlap)
+        self.batcher = flusher.batcher(
+            max_votes=s.batch_max_votes, max_wait_s=s.batch_max_wait_ms / 1000
         )
-        self._flusher_task = asyncio.create_task(flusher.run(), name="flusher")
-        self.broker = build_broker(s, handlers)
+        self.reconciler = Reconciler(
+            self.pool, cache, outbound, window_s=s.reconcile_window_hours * 3600
+        )
+        consumer = Consumer(
+            self.pool, outbound, self.batcher, self.reconciler.refresh_tally, self.stopping
+        )
+        self.batcher.start()
+        self.broker = build_broker(s, consumer)
         # Before the broker starts: the ASGI app hands the broker its dependency context.
-        http_app = build_http_app(self.broker, self.readiness)
+        http_app = AsgiFastStream(
+            self.broker, asgi_routes=health_routes(self.readiness), asyncapi_path="/docs/asyncapi"
+        )
         await self.broker.start()
-        self._reconciler_task = asyncio.create_task(self.reconciler.run(), name="reconciler")
         watch = DeadLetterWatch(self.connection, outbound, interval_s=s.dead_letter_sample_s)
-        self._dead_letter_task = asyncio.create_task(watch.run(), name="dead-letter-watch")
-        self.sampler = build_sampler(
-            self.pool, self.connection, self.readiness, s.metrics_sample_seconds
+        self._loops = [
+            run_every(s.reconcile_interval_s, self.reconciler.reconcile_once, what="reconcile"),
+            run_every(watch.interval_s, watch.sample_once, what="dead-letter sample"),
+        ]
+        self.sampler = ops_sampler(
+            self.readiness,  # runs the dependency checks, exporting them as gauges
+            partial(record_asyncpg_pool, self.pool),
+            QueueDepthSampler(self.connection),  # what operators scale the worker on
+            interval=s.metrics_sample_seconds,
         )
         self.sampler.start()
-        self.http = HttpServer(http_app, s.host, s.port)
+        self.http = BackgroundHttpServer(http_app, s)
         await self.http.start()
         log.info(
             "vote-worker ready on port %d",
@@ -139,22 +146,19 @@ class Worker:
             for subscriber in self.broker.subscribers:
                 with contextlib.suppress(Exception):
                     await subscriber.stop()
-        self.accumulator.close()
-        if self._flusher_task is not None:
+        if self.batcher is not None:
             try:
-                await asyncio.wait_for(
-                    asyncio.shield(self._flusher_task), max(0.1, deadline - time.monotonic())
-                )
-            except TimeoutError:
-                log.warning(
-                    "shutdown grace over: %d votes left unacked for redelivery",
-                    self.accumulator.pending_votes,
-                )
+                drained = await self.batcher.stop(max(0.1, deadline - time.monotonic()))
             except Exception:
                 log.exception("flusher failed")
-            await _cancel(self._flusher_task)
-        await _cancel(self._reconciler_task)
-        await _cancel(self._dead_letter_task)
+            else:
+                if not drained:
+                    log.warning(
+                        "shutdown grace over: %d votes left unacked for redelivery",
+                        self.batcher.pending,
+                    )
+        for task in self._loops:
+            await _cancel(task)
         await self.close()
 
     async def close(self) -> None:
@@ -178,8 +182,8 @@ class Worker:
         log.info("vote-worker stopped")
 
 
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is None or task.done():
+async def _cancel(task: asyncio.Task[None]) -> None:
+    if task.done():
         return
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):

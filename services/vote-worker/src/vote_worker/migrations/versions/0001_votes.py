@@ -1,15 +1,8 @@
-"""participants, ballots, votes, tallies
-
-Revision ID: 0001
-Revises:
-"""
+"""The participants, ballots, votes and tallies tables (revision 0001)."""
 
 from alembic import op
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:

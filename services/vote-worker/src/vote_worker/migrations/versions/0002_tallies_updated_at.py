@@ -1,15 +1,8 @@
-"""index tallies by updated_at for the reconciler
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""Index tallies by updated_at for the reconciler (revision 0002)."""
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0002", "0001"
 
 
 def upgrade() -> None:
