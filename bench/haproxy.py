@@ -51,30 +51,19 @@ def ensure_installed() -> str:
     if found:
         return found
     print("[bench] installing haproxy (apt-get install -y haproxy)", flush=True)
-    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "haproxy"],
-        check=False,
-        env=env,
-        capture_output=True,
-        timeout=600,
-    )
-    found = shutil.which("haproxy") or (
-        "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
-    )
-    if found is None:
-        subprocess.run(
-            ["apt-get", "update", "-q"], check=False, env=env, capture_output=True, timeout=600
-        )
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "haproxy"],
-            check=True,
-            env=env,
-            capture_output=True,
-            timeout=600,
-        )
-        found = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not _apt("install", "-y", "-q", "haproxy"):
+        _apt("update", "-q")  # a fresh machine has no package lists yet
+        _apt("install", "-y", "-q", "haproxy", check=True)
+    found = shutil.which("haproxy") or "/usr/sbin/haproxy"
     return found
+
+
+def _apt(*args: str, check: bool = False) -> bool:
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    done = subprocess.run(
+        ["apt-get", *args], check=check, env=env, capture_output=True, timeout=600
+    )
+    return done.returncode == 0
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

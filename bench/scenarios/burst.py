@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from bench.loadgen import LoadGen
-from bench.scenarios.common import merged, merged_errors, specs, stored_checks, wait_stored
+from bench.scenarios.common import merged, merged_errors, settle, specs
 from bench.stack import bench_stack
 from bench.stats import summarize_ms
 
@@ -59,12 +59,7 @@ async def run(quick: bool) -> dict[str, Any]:
                     "options": list(range(OPTIONS)),
                 },
             )
-            accepted_ids = merged(answers, "accepted_ids")
-            stored_at, _ = await wait_stored(bs, poll["id"], len(accepted_ids))
-            checks = await stored_checks(bs, poll["id"], accepted_ids, OPTIONS)
-            converged = await load.command(
-                "converge", {"counts": checks["final_counts"], "timeout": 60}
-            )
+            stored_at, checks, converged = await settle(bs, load, poll["id"], answers, OPTIONS, 60)
         finally:
             await load.stop()
     send_times = sorted(merged(answers, "send_times"))
@@ -74,7 +69,7 @@ async def run(quick: bool) -> dict[str, Any]:
     final_at = merged(converged, "final_at")
     screens = sum(c["screens"] for c in converged)
     checks["every_vote_counted"] = (
-        checks["stored_equals_accepted"] and len(accepted_ids) == joined["joined"]
+        checks["stored_equals_accepted"] and checks["accepted"] == joined["joined"]
     )
     checks["every_screen_final"] = len(final_at) == screens
     checks["errors"] = merged_errors(answers)
@@ -84,7 +79,7 @@ async def run(quick: bool) -> dict[str, Any]:
         "join_seconds": round(joined["seconds"], 1),
         "join_latency": summarize_ms(joined["join_latency"]),
         "votes_sent": len(send_times),
-        "votes_accepted": len(accepted_ids),
+        "votes_accepted": checks["accepted"],
         "voting_window_s": round(last_vote - send_times[0], 3) if send_times else None,
         "open_to_first_vote_s": round(send_times[0] - opened_at, 3) if send_times else None,
         "vote_accepted_latency": summarize_ms(merged(answers, "accept_latency")),

@@ -75,5 +75,25 @@ async def stored_checks(
     }
 
 
+async def settle(
+    bs: BenchStack,
+    load: Any,
+    poll_id: str,
+    answers: list[dict[str, Any]],
+    options: int,
+    converge_timeout: float,
+) -> tuple[float, dict[str, Any], list[dict[str, Any]]]:
+    """After the votes: wait until every accepted vote is stored, check stored == accepted and
+    the tally, then wait for every screen to show the final counts.
+    Returns (when all were stored, the checks, the load generators' convergence answers)."""
+    accepted_ids = merged(answers, "accepted_ids")
+    stored_at, _ = await wait_stored(bs, poll_id, len(accepted_ids))
+    checks = await stored_checks(bs, poll_id, accepted_ids, options)
+    converged = await load.command(
+        "converge", {"counts": checks["final_counts"], "timeout": converge_timeout}
+    )
+    return stored_at, checks, converged
+
+
 def rate(count: float, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0

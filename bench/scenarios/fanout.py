@@ -65,7 +65,7 @@ async def measure_fanout(
 def _handed(url: str) -> float:
     from bench.stack import scrape_metric
 
-    return scrape_metric(url, "ws_gateway_tally_frames_delivered_total")
+    return scrape_metric(url, "zephyr_ws_gateway_tally_frames_delivered_total")
 
 
 async def run(quick: bool) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def config(quick: bool) -> dict[str, Any]:
 
 
 def _spread(bs: BenchStack) -> list[int]:
-    return [int(scrape_metric(g.url, "ws_gateway_connections")) for g in bs.gateways()]
+    return [int(scrape_metric(g.url, "zephyr_ws_gateway_connections")) for g in bs.gateways()]
 
 
 async def _consistency(bs: BenchStack, url: str, cfg: dict[str, Any]) -> dict[str, Any]:

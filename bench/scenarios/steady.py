@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from bench.loadgen import LoadGen
-from bench.scenarios.common import merged, merged_errors, rate, specs, stored_checks, wait_stored
+from bench.scenarios.common import merged, merged_errors, rate, settle, specs
 from bench.stack import bench_stack
 from bench.stats import summarize_ms
 
@@ -71,11 +71,8 @@ async def run(quick: bool) -> dict[str, Any]:
             probe_answer, *vote_answers = await load.command(roles, params)
             sent_done = time.monotonic()
             answers = [probe_answer, *vote_answers]
-            accepted_ids = merged(answers, "accepted_ids")
-            all_stored_at, _ = await wait_stored(bs, poll["id"], len(accepted_ids))
-            checks = await stored_checks(bs, poll["id"], accepted_ids, options)
-            converged = await load.command(
-                "converge", {"counts": checks["final_counts"], "timeout": 30}
+            all_stored_at, checks, converged = await settle(
+                bs, load, poll["id"], answers, options, 30
             )
         finally:
             await load.stop()
@@ -90,11 +87,11 @@ async def run(quick: bool) -> dict[str, Any]:
         "join_seconds": round(joined["seconds"], 1),
         "votes_sent": sent,
         "votes_sent_per_second": rate(sent, cfg["duration"]),
-        "votes_accepted": len(accepted_ids),
+        "votes_accepted": checks["accepted"],
         "vote_accepted_latency": summarize_ms(merged(answers, "accept_latency")),
         "vote_to_screen": summarize_ms(probe_answer["latencies"]),
         "vote_to_first_screen": summarize_ms(probe_answer["first_screen"]),
-        "votes_stored_per_second": rate(len(accepted_ids), all_stored_at - start_at),
+        "votes_stored_per_second": rate(checks["accepted"], all_stored_at - start_at),
         "store_lag_after_last_vote_s": round(max(0.0, all_stored_at - sent_done), 2),
     }
     return {"settings": cfg, "figures": figures, "checks": checks}

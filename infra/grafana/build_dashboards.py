@@ -45,6 +45,19 @@ def p95(metric: str, by: str = "", where: str = "") -> str:
     return f"histogram_quantile(0.95, sum by ({group}) (rate({metric}_bucket{where}[{RATE}])))"
 
 
+def outcomes(
+    title: str, job: str, done: str, done_label: str, duplicates: str, rejected: str
+) -> Panel:
+    """What a consumer did with what it received: stored, duplicates skipped, rejected."""
+    return ts(
+        title,
+        "ops",
+        (rate(done, job), done_label),
+        (rate(duplicates, job), "duplicates"),
+        (rate(rejected, job, "reason"), "rejected: {{reason}}"),
+    )
+
+
 def db_panels(job: str) -> list[Panel]:
     return [
         ts(
@@ -77,7 +90,7 @@ def health_panels(job: str) -> list[Panel]:
 
 
 API, GW, WORKER, SINK = "poll-api", "ws-gateway", "vote-worker", "audit-sink"
-HTTP = "poll_api_http_requests_total"
+HTTP = "zephyr_poll_api_http_requests_total"
 OPEN = 'status="open"'
 
 
@@ -99,30 +112,33 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                 "percentunit",
                 (http_share(HTTP, 'status="5xx"'), "5xx"),
                 (http_share(HTTP, 'status="4xx"'), "4xx"),
-                (http_share("zephyr_http_timeouts_total"), "timeouts"),
+                (http_share("zephyr_poll_api_http_timeouts_total"), "timeouts"),
             ),
             ts(
                 "p95 latency by route",
                 "s",
-                (p95("poll_api_http_request_duration_seconds", "route", sel(API)), "{{route}}"),
+                (
+                    p95("zephyr_poll_api_http_request_duration_seconds", "route", sel(API)),
+                    "{{route}}",
+                ),
             ),
-            stat("Polls open", "short", (f"max(zephyr_polls{sel(API, OPEN)})", "open")),
+            stat("Polls open", "short", (f"max(zephyr_poll_api_polls{sel(API, OPEN)})", "open")),
             stat(
                 "Participants in open polls",
                 "short",
-                (f"max(zephyr_open_poll_participants{sel(API)})", "participants"),
+                (f"max(zephyr_poll_api_open_poll_participants{sel(API)})", "participants"),
             ),
             ts(
                 "Polls created and host actions",
                 "ops",
-                (rate("poll_api_polls_created_total", API), "created"),
-                (rate("poll_api_poll_transitions_total", API, "event"), "{{event}}"),
+                (rate("zephyr_poll_api_polls_created_total", API), "created"),
+                (rate("zephyr_poll_api_poll_transitions_total", API, "event"), "{{event}}"),
             ),
             ts(
                 "Outbox",
                 "short",
-                (f"max(poll_api_outbox_backlog{sel(API)})", "backlog"),
-                (rate("poll_api_outbox_relay_failures_total", API), "relay failures/s"),
+                (f"max(zephyr_poll_api_outbox_backlog{sel(API)})", "backlog"),
+                (rate("zephyr_poll_api_outbox_relay_failures_total", API), "relay failures/s"),
             ),
             ts(
                 "Messages published",
@@ -139,42 +155,47 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
     "zephyr-ws-gateway": (
         "Zephyr / ws-gateway",
         [
-            stat("Connections now", "short", (f"sum(ws_gateway_connections{sel(GW)})", "now")),
+            stat(
+                "Connections now", "short", (f"sum(zephyr_ws_gateway_connections{sel(GW)})", "now")
+            ),
             ts(
                 "Connections",
                 "short",
-                (f"sum by (instance) (ws_gateway_connections{sel(GW)})", "{{instance}}"),
-                (rate("ws_gateway_connections_opened_total", GW), "opened/s"),
+                (f"sum by (instance) (zephyr_ws_gateway_connections{sel(GW)})", "{{instance}}"),
+                (rate("zephyr_ws_gateway_connections_opened_total", GW), "opened/s"),
             ),
             ts(
                 "Frames in by type",
                 "ops",
-                (rate("ws_gateway_frames_received_total", GW, "type"), "{{type}}"),
+                (rate("zephyr_ws_gateway_frames_received_total", GW, "type"), "{{type}}"),
             ),
             ts(
                 "Frames out by type",
                 "ops",
-                (rate("ws_gateway_frames_sent_total", GW, "type"), "{{type}}"),
+                (rate("zephyr_ws_gateway_frames_sent_total", GW, "type"), "{{type}}"),
             ),
             ts(
                 "Votes accepted and refused",
                 "ops",
-                (rate("ws_gateway_votes_accepted_total", GW), "accepted"),
-                (rate("ws_gateway_votes_rejected_total", GW, "code"), "refused: {{code}}"),
+                (rate("zephyr_ws_gateway_votes_accepted_total", GW), "accepted"),
+                (rate("zephyr_ws_gateway_votes_rejected_total", GW, "code"), "refused: {{code}}"),
             ),
             ts(
                 "Latency: vote confirm and tally push (p95)",
                 "s",
-                (p95("ws_gateway_vote_publish_seconds", where=sel(GW)), "vote publish → confirm"),
                 (
-                    p95("zephyr_ws_tally_push_latency_seconds", where=sel(GW)),
+                    p95("zephyr_ws_gateway_vote_publish_seconds", where=sel(GW)),
+                    "vote publish → confirm",
+                ),
+                (
+                    p95("zephyr_ws_gateway_tally_push_latency_seconds", where=sel(GW)),
                     "tally published → pushed",
                 ),
             ),
             ts(
                 "Error frames by code",
                 "ops",
-                (rate("ws_gateway_errors_sent_total", GW, "code"), "{{code}}"),
+                (rate("zephyr_ws_gateway_errors_sent_total", GW, "code"), "{{code}}"),
             ),
             ts(
                 "Messages published",
@@ -190,15 +211,13 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
     "zephyr-vote-worker": (
         "Zephyr / vote-worker",
         [
-            ts(
+            outcomes(
                 "Votes",
-                "ops",
-                (rate("zephyr_vote_worker_votes_recorded_total", WORKER), "recorded"),
-                (rate("zephyr_vote_worker_votes_duplicate_total", WORKER), "duplicates"),
-                (
-                    rate("zephyr_vote_worker_votes_rejected_total", WORKER, "reason"),
-                    "rejected: {{reason}}",
-                ),
+                WORKER,
+                "zephyr_vote_worker_votes_recorded_total",
+                "recorded",
+                "zephyr_vote_worker_votes_duplicate_total",
+                "zephyr_vote_worker_votes_rejected_total",
             ),
             ts(
                 "Queue depth",
@@ -247,15 +266,13 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
     "zephyr-audit-sink": (
         "Zephyr / audit-sink",
         [
-            ts(
+            outcomes(
                 "Audit events",
-                "ops",
-                (rate("audit_sink_events_stored_total", SINK), "stored"),
-                (rate("audit_sink_duplicates_skipped_total", SINK), "duplicates"),
-                (
-                    rate("audit_sink_messages_rejected_total", SINK, "reason"),
-                    "rejected: {{reason}}",
-                ),
+                SINK,
+                "zephyr_audit_sink_events_stored_total",
+                "stored",
+                "zephyr_audit_sink_duplicates_skipped_total",
+                "zephyr_audit_sink_messages_rejected_total",
             ),
             ts(
                 "Messages consumed",
@@ -263,9 +280,13 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                 (rate("zephyr_messages_consumed_total", SINK, "queue"), "{{queue}}"),
             ),
             ts(
-                "Pending events", "short", (f"sum(audit_sink_pending_events{sel(SINK)})", "pending")
+                "Pending events",
+                "short",
+                (f"sum(zephyr_audit_sink_pending_events{sel(SINK)})", "pending"),
             ),
-            ts("Flush p95", "s", (p95("audit_sink_flush_seconds", where=sel(SINK)), "flush")),
+            ts(
+                "Flush p95", "s", (p95("zephyr_audit_sink_flush_seconds", where=sel(SINK)), "flush")
+            ),
             ts(
                 "Audit queue depth",
                 "short",
@@ -281,14 +302,14 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
             ts(
                 "Votes: accepted → recorded → tallies pushed",
                 "ops",
-                (rate("ws_gateway_votes_accepted_total"), "accepted (gateway confirm)"),
+                (rate("zephyr_ws_gateway_votes_accepted_total"), "accepted (gateway confirm)"),
                 (rate("zephyr_vote_worker_votes_recorded_total"), "recorded (worker commit)"),
-                (rate("ws_gateway_tally_broadcasts_total"), "tally broadcasts"),
+                (rate("zephyr_ws_gateway_tally_broadcasts_total"), "tally broadcasts"),
             ),
             ts(
                 "Refused and rejected votes",
                 "ops",
-                (rate("ws_gateway_votes_rejected_total", by="code"), "gateway: {{code}}"),
+                (rate("zephyr_ws_gateway_votes_rejected_total", by="code"), "gateway: {{code}}"),
                 (
                     rate("zephyr_vote_worker_votes_rejected_total", by="reason"),
                     "worker: {{reason}}",
@@ -308,16 +329,16 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
             ts(
                 "Latency along the path (p95)",
                 "s",
-                (p95("ws_gateway_vote_publish_seconds"), "gateway publish → confirm"),
+                (p95("zephyr_ws_gateway_vote_publish_seconds"), "gateway publish → confirm"),
                 (p95("zephyr_vote_worker_flush_seconds"), "worker flush"),
-                (p95("zephyr_ws_tally_push_latency_seconds"), "tally published → pushed"),
+                (p95("zephyr_ws_gateway_tally_push_latency_seconds"), "tally published → pushed"),
                 (
                     p95("zephyr_db_query_duration_seconds", where=sel(WORKER)),
                     "worker database query",
                 ),
             ),
-            stat("Open polls", "short", ('max(zephyr_polls{status="open"})', "open")),
-            stat("Connections", "short", ("sum(ws_gateway_connections)", "connections")),
+            stat("Open polls", "short", ('max(zephyr_poll_api_polls{status="open"})', "open")),
+            stat("Connections", "short", ("sum(zephyr_ws_gateway_connections)", "connections")),
             stat(
                 "Dependencies down",
                 "short",

@@ -17,7 +17,7 @@ from pydantic_core import PydanticUndefined
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = ROOT / "docs" / "configuration.md"
 SERVICES = [
-    ("poll-api", "poll_api.config", "POLL_API_"),
+    ("poll-api", "poll_api.settings", "POLL_API_"),
     ("ws-gateway", "ws_gateway.settings", "WS_GATEWAY_"),
     ("vote-worker", "vote_worker.settings", "VOTE_WORKER_"),
     ("audit-sink", "audit_sink.settings", "AUDIT_SINK_"),

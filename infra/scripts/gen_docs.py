@@ -88,12 +88,11 @@ def vote_worker_asyncapi() -> str:
         VOTES_QUEUE,
         WORKER_POLL_EVENTS_QUEUE,
     )
-    from vote_worker.consumers import build_broker
-    from vote_worker.handlers import Handlers
+    from vote_worker.consume import Consumer, build_broker
     from vote_worker.settings import Settings
 
     # The handlers are only called for messages: documentation needs none.
-    broker = build_broker(Settings(amqp_url=DOC_AMQP_URL), cast(Handlers, None))
+    broker = build_broker(Settings(amqp_url=DOC_AMQP_URL), cast(Consumer, None))
     broker.publisher(
         exchange=RabbitExchange(LIVE_EXCHANGE, type=ExchangeType.TOPIC, declare=False),
         routing_key="poll.{poll_id}.tally",
@@ -163,8 +162,8 @@ def ws_frames_schema() -> str:
 
 
 def openapi() -> str:
-    from poll_api.config import Settings
     from poll_api.main import create_app
+    from poll_api.settings import Settings
 
     return dump(create_app(Settings(amqp_url=DOC_AMQP_URL)).openapi())
 

@@ -8,8 +8,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.pages import SCREENSHOTS, expect_bars, join, new_page, vote
+from tests.support.eventually import eventually
 from tests.support.procs import ServiceProcess, Stack
-from tests.support.truth import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -79,6 +79,6 @@ async def test_a_killed_gateway_shows_reconnecting_then_resumes_identity_and_vot
             )
             return bool(resp.json()["counts"] == [1, 0])
 
-        await wait_for(recorded, timeout=60)
+        await eventually(recorded, timeout=60)
     person.assert_clean()
     await person.context.close()

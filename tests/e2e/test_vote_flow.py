@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
 
 import httpx
 import pytest
 
 from contracts.polls import ROOM_CODE_ALPHABET
+from tests.support.eventually import eventually
+from tests.support.host import OPTIONS, create_open_poll
 from tests.support.isolation import Resources
 from tests.support.participant import Participant
 from tests.support.procs import Stack
-from tests.support.truth import audit_kinds, audited_vote_ids, read_truth, redis_tally, wait_for
+from tests.support.truth import audit_kinds, audited_vote_ids, read_truth, redis_tally
 
 pytestmark = pytest.mark.e2e
-
-OPTIONS = ["Red", "Green", "Blue", "Yellow"]
-
-
-async def create_open_poll(api: str, question: str = "Best colour?") -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=api, timeout=10) as http:
-        created = await http.post("/api/polls", json={"question": question, "options": OPTIONS})
-        assert created.status_code == 201, created.text
-        poll = created.json()
-        opened = await http.post(
-            f"/api/polls/{poll['room_code']}/open",
-            headers={"Authorization": f"Bearer {poll['host_token']}"},
-        )
-        assert opened.status_code == 200, opened.text
-        assert opened.json()["status"] == "open"
-        return poll
 
 
 async def test_fifty_participants_vote_and_every_screen_sees_the_truth(
@@ -78,7 +63,7 @@ async def test_fifty_participants_vote_and_every_screen_sees_the_truth(
             truth.votes[pid]["vote_id"] == acc["vote_id"] for pid, acc in expected.items()
         )
 
-    await wait_for(all_stored, timeout=30)
+    await eventually(all_stored, timeout=30)
     truth = await read_truth(e2e_resources.database_url, poll_id, len(OPTIONS))
 
     # Invariant 1: every acknowledged vote was recorded.
@@ -96,7 +81,7 @@ async def test_fifty_participants_vote_and_every_screen_sees_the_truth(
     async def screens_agree() -> bool:
         return all(p.last_tally and p.last_tally["counts"] == truth.group_by for p in people)
 
-    await wait_for(screens_agree, timeout=10)
+    await eventually(screens_agree, timeout=10)
     assert all(p.tally_frames < len(accepted_ids) for p in people), "tallies were not coalesced"
     key = f"{e2e_resources.redis_prefix}:poll:{poll_id}:tally"
     cached = await redis_tally(e2e_resources.redis_url, key)
@@ -109,7 +94,7 @@ async def test_fifty_participants_vote_and_every_screen_sees_the_truth(
     async def audited() -> bool:
         return accepted_ids <= await audited_vote_ids(e2e_resources.database_url, poll_id)
 
-    await wait_for(audited, timeout=30)
+    await eventually(audited, timeout=30)
     kinds = await audit_kinds(e2e_resources.database_url, poll_id)
     for kind in ("poll.created", "poll.opened", "poll.closed", "participant.joined"):
         assert kinds.get(kind, 0) >= 1, kinds
@@ -148,7 +133,7 @@ async def test_reconnect_with_resume_token_restores_identity_tally_and_vote(
         truth = await read_truth(e2e_resources.database_url, poll["id"], len(OPTIONS))
         return truth.group_by[2] == 1
 
-    await wait_for(recorded, timeout=20)
+    await eventually(recorded, timeout=20)
     joined = await again.join()
     assert joined["participant_id"] == first.participant_id
     assert joined["nickname"] == "Ann"

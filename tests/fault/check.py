@@ -15,10 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from tests.fault.voter import Voter
-from tests.support.truth import redis_tally
+from tests.support.truth import read_truth, redis_tally
 
 TABLE_COLUMNS = (
     ("scenario", 22),
@@ -90,27 +88,12 @@ class Stored:
 
 
 async def read_stored(database_url: str, poll_id: str, options: int) -> Stored:
-    conn = await asyncpg.connect(database_url, timeout=10)
-    try:
-        pid = UUID(poll_id)
-        ballots = await conn.fetch("SELECT vote_id FROM ballots WHERE poll_id = $1", pid)
-        votes = await conn.fetch(
-            "SELECT participant_id, vote_id, option FROM votes WHERE poll_id = $1", pid
-        )
-        grouped = await conn.fetch(
-            "SELECT option, count(*) AS n FROM votes WHERE poll_id = $1 GROUP BY option", pid
-        )
-        tally = await conn.fetchrow("SELECT counts, total FROM tallies WHERE poll_id = $1", pid)
-    finally:
-        await conn.close()
-    counts = [0] * options
-    for row in grouped:
-        counts[row["option"]] = row["n"]
+    truth = await read_truth(database_url, poll_id, options)
     return Stored(
-        ballots={str(r["vote_id"]) for r in ballots},
-        votes={str(r["participant_id"]): (str(r["vote_id"]), r["option"]) for r in votes},
-        group_by=counts,
-        tally=(list(tally["counts"]), tally["total"]) if tally else None,
+        ballots=truth.ballots,
+        votes={p: (v["vote_id"], v["option"]) for p, v in truth.votes.items()},
+        group_by=truth.group_by,
+        tally=(list(truth.tally["counts"]), truth.tally["total"]) if truth.tally else None,
     )
 
 

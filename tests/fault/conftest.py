@@ -15,7 +15,7 @@ from tests.fault.check import Outcome, table
 from tests.fault.servers import PrivateServers
 from tests.support import isolation
 from tests.support.isolation import Resources
-from tests.support.procs import Stack
+from tests.support.procs import Stack, stop_cleanly
 
 SOAK = os.environ.get("ZEPHYR_SOAK") == "1"
 OUTCOMES: list[Outcome] = []
@@ -94,11 +94,7 @@ def fault_stack(
     try:
         yield stack
     finally:
-        codes = stack.stop_all()
-        bad = {name: code for name, code in codes.items() if code not in (0, None)}
-        for name in bad:
-            print(f"--- {name} ---\n{stack[name].tail()}")
-        assert not bad, f"services did not stop cleanly on SIGTERM: {bad}"
+        stop_cleanly(stack)
 
 
 @pytest.fixture(scope="session")

@@ -44,9 +44,25 @@ def _wait(what: str, check: object, timeout: float, log: Path | None = None) -> 
 
 
 @dataclass
-class PrivateRedis:
+class _PrivateServer:
+    """A server process of our own under `root`, on a free port."""
+
     root: Path
     port: int = field(default_factory=free_port)
+
+    def start(self) -> _PrivateServer:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@dataclass
+class PrivateRedis(_PrivateServer):
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,16 +99,9 @@ class PrivateRedis:
             self.proc.wait(timeout=30)
         self.proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
 
 @dataclass
-class PrivatePostgres:
-    root: Path
-    port: int = field(default_factory=free_port)
-
+class PrivatePostgres(_PrivateServer):
     @property
     def data(self) -> Path:
         return self.root / "data"
@@ -156,9 +165,7 @@ class PrivatePostgres:
 
 
 @dataclass
-class PrivateRabbit:
-    root: Path
-    port: int = field(default_factory=free_port)
+class PrivateRabbit(_PrivateServer):
     dist_port: int = field(default_factory=free_port)
     node: str = field(default_factory=lambda: f"zephyr-fault-{uuid.uuid4().hex[:8]}@localhost")
     proc: subprocess.Popen[bytes] | None = None
@@ -234,10 +241,6 @@ class PrivateRabbit:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
         self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @dataclass

@@ -19,10 +19,11 @@ import pytest
 from tests.fault.conftest import start_stack
 from tests.fault.scenario import api_call, create_open_poll
 from tests.fault.servers import PrivateServers
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.participant import Participant
 from tests.support.procs import Stack
-from tests.support.truth import read_truth, wait_for
+from tests.support.truth import read_truth
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(600)]
 
@@ -98,7 +99,7 @@ async def test_gateway_refuses_votes_while_redis_is_down_and_recovers(
         truth = await read_truth(fault_resources.database_url, poll["id"], 5)
         return truth.votes.get(str(p.participant_id), {}).get("vote_id") == last
 
-    await wait_for(stored, timeout=60)
+    await eventually(stored, timeout=60)
     await p.close()
 
 
@@ -137,7 +138,7 @@ async def test_poll_api_answers_503_with_retry_after_while_postgres_is_down(
         shed = [
             line
             for line in metrics.splitlines()
-            if line.startswith("poll_api_requests_shed_total") and "circuit_open" in line
+            if line.startswith("zephyr_poll_api_requests_shed_total") and "circuit_open" in line
         ]
         assert shed and float(shed[0].rsplit(" ", 1)[1]) >= 1, shed
     finally:
@@ -170,7 +171,7 @@ async def test_votes_are_shed_while_the_backlog_is_over_its_bound(
         truth = await read_truth(fault_resources.database_url, poll["id"], 5)
         return set(every_accepted) <= truth.ballots
 
-    await wait_for(all_stored, timeout=60)
+    await eventually(all_stored, timeout=60)
     await p.close()
 
 

@@ -12,10 +12,11 @@ import pytest
 from tests.infra.metric_names import exported_names
 from tests.infra.prometheus_server import PrometheusServer, scrape_config
 from tests.support import isolation
+from tests.support.eventually import eventually
+from tests.support.host import create_open_poll
 from tests.support.isolation import Resources
 from tests.support.participant import Participant
-from tests.support.procs import Stack
-from tests.support.truth import wait_for
+from tests.support.procs import Stack, supervised
 
 # Gauges of the outside world (dependencies, queue depths, pools) refresh this often in tests.
 SAMPLE_SECONDS = "1"
@@ -34,15 +35,8 @@ def infra_resources() -> Iterator[Resources]:
 async def _drive_traffic(stack: Stack) -> None:
     """One poll, one participant, one vote: every pipeline metric gets a sample."""
     api = stack["poll_api"].url
+    poll = await create_open_poll(api, "Ops?", ["a", "b"])
     async with httpx.AsyncClient(base_url=api, timeout=10) as http:
-        created = await http.post("/api/polls", json={"question": "Ops?", "options": ["a", "b"]})
-        assert created.status_code == 201, created.text
-        poll = created.json()
-        opened = await http.post(
-            f"/api/polls/{poll['room_code']}/open",
-            headers={"Authorization": f"Bearer {poll['host_token']}"},
-        )
-        assert opened.status_code == 200, opened.text
         assert (await http.get("/api/polls/NOSUCH")).status_code == 404  # a 4xx sample
     ws_url = f"ws://127.0.0.1:{stack['ws_gateway'].port}/ws/{poll['room_code']}"
     voter = Participant(ws_url, "operator")
@@ -54,7 +48,7 @@ async def _drive_traffic(stack: Stack) -> None:
     async def tally_seen() -> bool:
         return voter.last_tally is not None and voter.last_tally["total"] == 1
 
-    await wait_for(tally_seen, timeout=30)
+    await eventually(tally_seen, timeout=30)
     await voter.close()
 
     async def recorded() -> bool:
@@ -62,7 +56,7 @@ async def _drive_traffic(stack: Stack) -> None:
             text = (await http.get(f"{stack['vote_worker'].url}/metrics")).text
         return "zephyr_vote_worker_votes_recorded_total 1.0" in text
 
-    await wait_for(recorded, timeout=30)
+    await eventually(recorded, timeout=30)
 
 
 @pytest.fixture(scope="package")
@@ -71,17 +65,10 @@ def infra_stack(
 ) -> Iterator[Stack]:
     log_dir: Path = tmp_path_factory.mktemp("infra-logs")
     env = {**infra_resources.env(), "ZEPHYR_METRICS_SAMPLE_SECONDS": SAMPLE_SECONDS}
-    running = Stack(env=env, log_dir=log_dir)
-    try:
+    with supervised(env, log_dir) as running:
         running.start_all()
         asyncio.run(_drive_traffic(running))
         yield running
-    except Exception:
-        for svc in running.services.values():
-            print(f"--- {svc.package} ---\n{svc.tail()}")
-        raise
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture(scope="package")

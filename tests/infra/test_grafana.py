@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from tests.infra.metric_names import PROMETHEUS_SERIES, referenced_names
-from tests.infra.prometheus_server import PrometheusServer, eventually
+from tests.infra.prometheus_server import PrometheusServer
+from tests.support.eventually import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "infra" / "grafana"
@@ -104,6 +105,6 @@ def test_every_expression_is_valid_promql_with_data(prometheus: PrometheusServer
         return not empty
 
     try:
-        eventually(core_panels_have_data)
+        eventually_sync(core_panels_have_data, timeout=90, interval=0.5)
     except AssertionError:
         raise AssertionError(f"core pipeline panels returned no data: {empty}") from None

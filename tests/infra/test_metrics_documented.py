@@ -41,8 +41,8 @@ def test_every_exported_metric_is_documented(infra_stack: Stack) -> None:
         "zephyr_messages_published_total",
         "zephyr_messages_consumed_total",
         "zephyr_messages_dead_lettered_total",
-        "zephyr_ws_tally_push_latency_seconds",
-        "zephyr_polls",
-        "zephyr_http_timeouts_total",
+        "zephyr_ws_gateway_tally_push_latency_seconds",
+        "zephyr_poll_api_polls",
+        "zephyr_poll_api_http_timeouts_total",
     ):
         assert required in everything, required

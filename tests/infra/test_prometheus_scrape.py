@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.infra.prometheus_server import JOBS, PrometheusServer, eventually
+from tests.infra.prometheus_server import JOBS, PrometheusServer
+from tests.support.eventually import eventually_sync
 
 # What the dashboards and alerts cannot do without, with the job that must export it.
 KEY_SERIES = {
@@ -12,13 +13,14 @@ KEY_SERIES = {
     'zephyr_dependency_up{job="poll-api",dependency="postgres"}': "poll-api",
     'zephyr_dependency_up{job="ws-gateway",dependency="rabbitmq"}': "ws-gateway",
     'zephyr_dependency_up{job="audit-sink",dependency="postgres"}': "audit-sink",
-    'poll_api_http_requests_total{status="2xx"}': "poll-api",
-    'poll_api_http_requests_total{status="4xx"}': "poll-api",
-    "zephyr_http_timeouts_total": None,  # declared, no timeouts yet: checked below as a family
-    "ws_gateway_connections": "ws-gateway",
-    "ws_gateway_votes_accepted_total": "ws-gateway",
-    'ws_gateway_frames_received_total{type="vote"}': "ws-gateway",
-    "zephyr_ws_tally_push_latency_seconds_count": "ws-gateway",
+    'zephyr_poll_api_http_requests_total{status="2xx"}': "poll-api",
+    'zephyr_poll_api_http_requests_total{status="4xx"}': "poll-api",
+    # declared, no timeouts yet: checked below as a family
+    "zephyr_poll_api_http_timeouts_total": None,
+    "zephyr_ws_gateway_connections": "ws-gateway",
+    "zephyr_ws_gateway_votes_accepted_total": "ws-gateway",
+    'zephyr_ws_gateway_frames_received_total{type="vote"}': "ws-gateway",
+    "zephyr_ws_gateway_tally_push_latency_seconds_count": "ws-gateway",
     "zephyr_vote_worker_votes_recorded_total": "vote-worker",
     'zephyr_messages_published_total{destination="votes",outcome="confirmed"}': "ws-gateway",
     'zephyr_messages_consumed_total{queue="votes"}': "vote-worker",
@@ -27,7 +29,7 @@ KEY_SERIES = {
     'zephyr_db_query_duration_seconds_count{job="poll-api"}': "poll-api",
     'zephyr_db_query_duration_seconds_count{job="audit-sink"}': "audit-sink",
     'zephyr_db_pool_connections{state="max"}': None,
-    'zephyr_polls{status="open"}': "poll-api",
+    'zephyr_poll_api_polls{status="open"}': "poll-api",
     "zephyr_memory_limit_bytes": None,
     "process_resident_memory_bytes": None,
 }
@@ -38,7 +40,7 @@ def test_every_service_is_scraped(prometheus: PrometheusServer) -> None:
         up = prometheus.query("up")
         return {r["metric"]["job"] for r in up if r["value"][1] == "1"} == set(JOBS.values())
 
-    eventually(all_up)
+    eventually_sync(all_up, timeout=90, interval=0.5)
 
 
 def test_key_series_are_found(prometheus: PrometheusServer) -> None:
@@ -47,7 +49,7 @@ def test_key_series_are_found(prometheus: PrometheusServer) -> None:
     def found_all() -> bool:
         missing.clear()
         for selector, job in KEY_SERIES.items():
-            if selector == "zephyr_http_timeouts_total":
+            if selector == "zephyr_poll_api_http_timeouts_total":
                 continue
             result = prometheus.query(selector)
             jobs = {r["metric"].get("job") for r in result}
@@ -56,7 +58,7 @@ def test_key_series_are_found(prometheus: PrometheusServer) -> None:
         return not missing
 
     try:
-        eventually(found_all)
+        eventually_sync(found_all, timeout=90, interval=0.5)
     except AssertionError:
         raise AssertionError(f"series not found: {missing}") from None
     # Every service reports its pool and memory limit; each gauge value is meaningful.
@@ -71,7 +73,7 @@ def test_key_series_are_found(prometheus: PrometheusServer) -> None:
     recorded = prometheus.query("sum(zephyr_vote_worker_votes_recorded_total)")
     assert float(recorded[0]["value"][1]) >= 1
     families = prometheus.api("label/__name__/values")
-    assert "zephyr_ws_tally_push_latency_seconds_bucket" in families
+    assert "zephyr_ws_gateway_tally_push_latency_seconds_bucket" in families
 
 
 def test_alert_rules_load_and_stay_quiet_on_a_healthy_stack(prometheus: PrometheusServer) -> None:
@@ -83,7 +85,7 @@ def test_alert_rules_load_and_stay_quiet_on_a_healthy_stack(prometheus: Promethe
             return rules
         return None
 
-    rules = eventually(evaluated)
+    rules = eventually_sync(evaluated, timeout=90, interval=0.5)
     assert isinstance(rules, list)
     assert {r["health"] for r in rules} == {"ok"}, [r for r in rules if r["health"] != "ok"]
     names = {r["name"] for r in rules if r["type"] == "alerting"}

@@ -14,9 +14,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.ops.journey import services_logging, traces
+from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.support.procs import Stack
-from tests.support.truth import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +80,7 @@ async def test_one_vote_is_followed_through_logs_and_one_trace(
     async def vote_audited() -> bool:
         return await audit_correlation(db, "vote.recorded", vote_id=vote_id) is not None
 
-    await wait_for(vote_audited, timeout=30)
+    await eventually(vote_audited, timeout=30)
     # The vote's batch came from one connection: it carries that connection's id end to end.
     assert await audit_correlation(db, "vote.recorded", vote_id=vote_id) == ws_id
 
@@ -88,9 +88,9 @@ async def test_one_vote_is_followed_through_logs_and_one_trace(
     async def logged(correlation_id: str, expected: set[str]) -> bool:
         return expected <= services_logging(traced_stack, correlation_id)
 
-    await wait_for(lambda: logged(ws_id, {"ws-gateway", "vote-worker", "audit-sink"}), 30)
+    await eventually(lambda: logged(ws_id, {"ws-gateway", "vote-worker", "audit-sink"}), timeout=30)
     everyone = {"poll-api", "ws-gateway", "vote-worker", "audit-sink"}
-    await wait_for(lambda: logged(open_id, everyone), 30)
+    await eventually(lambda: logged(open_id, everyone), timeout=30)
 
     # Traces: the vote's spans from three services share one trace id.
     def vote_trace() -> list[dict[str, Any]] | None:
@@ -106,7 +106,7 @@ async def test_one_vote_is_followed_through_logs_and_one_trace(
             s["name"] for s in trace
         }
 
-    await wait_for(vote_trace_complete, timeout=30)
+    await eventually(vote_trace_complete, timeout=30)
     trace = vote_trace()
     assert trace is not None
     assert {s["service"] for s in trace} >= {"ws-gateway", "vote-worker", "audit-sink"}
@@ -125,4 +125,4 @@ async def test_one_vote_is_followed_through_logs_and_one_trace(
                 return {s["service"] for s in trace} >= everyone
         return False
 
-    await wait_for(open_trace_complete, timeout=30)
+    await eventually(open_trace_complete, timeout=30)

@@ -12,12 +12,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.ops.journey import log_lines
+from tests.support.eventually import eventually_sync
 from tests.support.isolation import Resources
 from tests.support.procs import ServiceProcess, Stack, free_port
 from zephyr_runtime.jsonlog import JsonFormatter, correlation_id_var
@@ -68,12 +70,16 @@ class LineCollector:
         self.sock.close()
 
 
-def wait_until(predicate: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
+@contextmanager
+def shipping_to(port: int) -> Iterator[LogShipper]:
+    """The root logger also shipping to 127.0.0.1:`port` while the block runs."""
+    shipper = LogShipper(f"tcp://127.0.0.1:{port}", JsonFormatter("test-svc"))
+    logging.getLogger().addHandler(shipper.handler)
+    try:
+        yield shipper
+    finally:
+        logging.getLogger().removeHandler(shipper.handler)
+        shipper.stop()
 
 
 def test_ship_url_is_checked() -> None:
@@ -85,16 +91,13 @@ def test_ship_url_is_checked() -> None:
 
 def test_shipped_lines_carry_the_correlation_id(local_log: io.StringIO) -> None:
     collector = LineCollector()
-    shipper = LogShipper(f"tcp://127.0.0.1:{collector.port}", JsonFormatter("test-svc"))
-    logging.getLogger().addHandler(shipper.handler)
     token = correlation_id_var.set("ship-123")
     try:
-        logging.getLogger("t").info("hello collector")
-        wait_until(lambda: collector.lines)
+        with shipping_to(collector.port):
+            logging.getLogger("t").info("hello collector")
+            eventually_sync(lambda: collector.lines)
     finally:
         correlation_id_var.reset(token)
-        logging.getLogger().removeHandler(shipper.handler)
-        shipper.stop()
         collector.close()
     shipped = json.loads(collector.lines[0])
     assert shipped["msg"] == "hello collector"
@@ -103,33 +106,22 @@ def test_shipped_lines_carry_the_correlation_id(local_log: io.StringIO) -> None:
 
 
 def test_a_dead_collector_never_stops_local_logging(local_log: io.StringIO) -> None:
-    port = free_port()  # nothing listens there
-    shipper = LogShipper(f"tcp://127.0.0.1:{port}", JsonFormatter("test-svc"))
-    logging.getLogger().addHandler(shipper.handler)
-    try:
+    with shipping_to(free_port()):  # nothing listens there
         for i in range(200):
             logging.getLogger("t").warning("line %d", i)
-    finally:
-        logging.getLogger().removeHandler(shipper.handler)
-        shipper.stop()
     local = [json.loads(line) for line in local_log.getvalue().splitlines()]
     assert [entry["msg"] for entry in local] == [f"line {i}" for i in range(200)]
 
 
 def test_collector_dying_mid_run_loses_only_the_shipped_copies(local_log: io.StringIO) -> None:
     collector = LineCollector()
-    shipper = LogShipper(f"tcp://127.0.0.1:{collector.port}", JsonFormatter("test-svc"))
-    logging.getLogger().addHandler(shipper.handler)
     log = logging.getLogger("t")
-    try:
+    with shipping_to(collector.port):
         log.info("before")
-        wait_until(lambda: collector.lines)
+        eventually_sync(lambda: collector.lines)
         collector.close()
         for i in range(50):
             log.info("after %d", i)
-    finally:
-        logging.getLogger().removeHandler(shipper.handler)
-        shipper.stop()
     messages = [json.loads(line)["msg"] for line in local_log.getvalue().splitlines()]
     assert messages == ["before", *(f"after {i}" for i in range(50))]
 
