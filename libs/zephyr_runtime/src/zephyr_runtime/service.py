@@ -4,7 +4,8 @@
 
 - `serve` (the default) loads the settings (a bad configuration exits 2 with one line per
   field), sets up logs and traces, then runs the service on uvloop until SIGTERM or SIGINT and
-  exits 0 after a graceful stop (1 when the start failed or the stop overran its grace period).
+  exits 0 after a graceful stop; 1 when the start failed or the stop overran its grace period
+  (`run_until_stopped`), 3 when an ASGI app never started (`serve_asgi`, uvicorn's own code).
 - `migrate` applies the service's Alembic migrations (services that own no table say so).
 - `retention …` hands its own flags to the service's retention command.
 

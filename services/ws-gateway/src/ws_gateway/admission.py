@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
@@ -46,9 +45,11 @@ def _correlation_id(request: Request) -> str | None:
 
 
 class Admission:
-    def __init__(self, settings: Settings, redis: aioredis.Redis, events: SecurityEvents) -> None:
+    def __init__(self, settings: Settings, limiter: RateLimiter, events: SecurityEvents) -> None:
+        """`limiter` is the process's one RateLimiter (shared with `Limits`), so handshake,
+        join and vote checks of one loop turn go to Redis in one pipeline."""
         self.settings = settings
-        self.limiter = RateLimiter(redis, settings.redis_prefix)
+        self.limiter = limiter
         self.events = events
         self.origins = OriginPolicy(
             [*settings.origin_allowlist, normalize_origin(settings.poll_api_url)],

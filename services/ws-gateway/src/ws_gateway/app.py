@@ -102,7 +102,7 @@ class Gateway:
         self._http = httpx.AsyncClient(timeout=s.poll_api_timeout_seconds)
 
         ctx = self._ctx = GatewayContext(s, redis, connection, self._http)
-        admission = Admission(s, redis, ctx.events)
+        admission = Admission(s, ctx.limits.limiter, ctx.events)
         ctx.events.start()
         await ctx.live.start()
         ctx.guard.start()
