@@ -9,14 +9,16 @@
 - `migrate` applies the service's Alembic migrations (services that own no table say so).
 - `retention …` hands its own flags to the service's retention command.
 
-A service describes itself with a `Service` and calls `run_service(service)`; its serve
-function is one of the two shapes below, both built here:
+A service describes itself with a `Service` and sets `main = SERVICE.main`. It runs in one of
+two shapes:
 
-- `serve_asgi(app, settings)`: an ASGI app (FastAPI, or FastStream's `AsgiFastStream`) under
-  uvicorn, lifespan on, uvicorn's own signal handling replaced so that a stop signal ends in a
-  clean return instead of a re-raised signal.
-- `run_until_stopped(start, stop)`: a process that starts its own parts (a gateway, a worker),
-  waits for the stop signal, then stops them within `grace` seconds.
+- `asgi_app`: an ASGI app (FastAPI, or FastStream's `AsgiFastStream`) served by
+  `zephyr_runtime.asgi_server.serve_asgi`: uvicorn, lifespan on, its signal handling replaced so
+  that a stop signal ends in a clean return instead of a re-raised signal.
+- `serve`: a coroutine, usually `run_until_stopped(start, stop)` for a process that starts its
+  own parts (a gateway, a worker), waits for the stop signal, then stops them within `grace`.
+
+uvicorn, Alembic and SQLAlchemy are imported only by the services that use them.
 """
 
 from __future__ import annotations
@@ -29,14 +31,13 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from types import FrameType
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import uvicorn
-
-from zephyr_runtime.migrations import Migrations
 from zephyr_runtime.observability import setup_observability
 from zephyr_runtime.settings import ServiceSettings, load_settings
+
+if TYPE_CHECKING:  # imported when used: the gateway owns no tables and serves no ASGI app
+    from zephyr_runtime.migrations import Migrations
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 EXIT_USAGE = 2
 EXIT_START_FAILED = 1
-EXIT_NOT_STARTED = 3  # uvicorn's own status when the app never started (lifespan failed)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,11 @@ class Service(Generic[S]):
 
     @property
     def migrations(self) -> Migrations | None:
-        return Migrations(self.package) if self.owns_tables else None
+        if not self.owns_tables:
+            return None
+        from zephyr_runtime.migrations import Migrations  # alembic and SQLAlchemy: only here
+
+        return Migrations(self.package)
 
     @property
     def retention(self) -> str | None:
@@ -84,6 +88,8 @@ class Service(Generic[S]):
 
     async def run(self, settings: S) -> int:
         if self.asgi_app is not None:
+            from zephyr_runtime.asgi_server import serve_asgi  # uvicorn: only for ASGI apps
+
             return await serve_asgi(_imported(self.asgi_app)(settings), settings)
         assert self.serve is not None, f"{self.name}: a Service needs serve or asgi_app"
         return await self.serve(settings)
@@ -196,87 +202,3 @@ async def _start_wait_stop(
         log.error("graceful shutdown did not finish in time")
         return EXIT_START_FAILED
     return 0
-
-
-class UvicornServer(uvicorn.Server):
-    """uvicorn, minus re-raising the stop signal after a graceful shutdown: the process exits 0.
-
-    With `own_signals=False` it installs no handlers at all: the process (a worker that stops
-    its consumers in its own order) owns SIGTERM and SIGINT and sets `should_exit` itself.
-    """
-
-    def __init__(self, config: uvicorn.Config, *, own_signals: bool = True) -> None:
-        super().__init__(config)
-        self._own_signals = own_signals
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        if not self._own_signals:
-            yield
-            return
-        originals = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in originals.items():
-                signal.signal(sig, handler)
-
-    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True  # a second Ctrl-C skips the graceful wait
-        else:
-            self.should_exit = True
-
-
-def uvicorn_config(
-    app: Any, settings: ServiceSettings, *, lifespan: Literal["on", "off"] = "on"
-) -> uvicorn.Config:
-    """One uvicorn configuration for every service: our JSON logs, no access log (the
-    middleware counts requests), no server header, no proxy headers (`client_ip` decides whose
-    X-Forwarded-For to believe)."""
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        lifespan=lifespan,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)),
-        server_header=False,
-        proxy_headers=False,
-        ws="none",
-    )
-
-
-async def serve_asgi(app: Any, settings: ServiceSettings) -> int:
-    """Serve an ASGI app until a stop signal: stop accepting, finish in-flight requests, run
-    the lifespan shutdown, then return 0 (3 when the app never started)."""
-    server = UvicornServer(uvicorn_config(app, settings))
-    await server.serve()
-    return 0 if server.started else EXIT_NOT_STARTED
-
-
-class BackgroundHttpServer:
-    """An ASGI app served beside a process's main work (the worker's health and metrics),
-    lifespan off: the process starts and stops its own parts in its own order."""
-
-    def __init__(self, app: Any, settings: ServiceSettings) -> None:
-        self._server = UvicornServer(
-            uvicorn_config(app, settings, lifespan="off"), own_signals=False
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="http")
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()  # raises why it stopped
-                raise RuntimeError("HTTP server stopped during start-up")
-            await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._server.should_exit = True
-        with contextlib.suppress(Exception, SystemExit):
-            await self._task

@@ -24,6 +24,7 @@ from vote_worker.reconciler import Reconciler
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.tally_cache import TallyCache
 from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
+from zephyr_runtime.asgi_server import BackgroundHttpServer
 from zephyr_runtime.batching import Batcher
 from zephyr_runtime.dbmetrics import observe_queries, record_asyncpg_pool
 from zephyr_runtime.health import run_checks
@@ -32,7 +33,6 @@ from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.queuedepth import QueueDepthSampler
 from zephyr_runtime.resilience import retry
 from zephyr_runtime.sampler import PeriodicSampler, ops_sampler, run_every
-from zephyr_runtime.service import BackgroundHttpServer
 
 log = logging.getLogger(__name__)
 
