@@ -1,7 +1,8 @@
-"""Run Zephyr locally: create the database, migrate, start the four services, stop them cleanly.
+"""Run Zephyr locally: create the database, migrate, start and supervise the four services.
 
 `python infra/scripts/devstack.py migrate` applies every service's migrations;
-`python infra/scripts/devstack.py run` also starts the services and prints their URLs.
+`python infra/scripts/devstack.py run` also starts the services, prints their URLs and supervises
+them (`supervisor.py`: a service that exits is restarted with back-off; a crash loop is given up).
 Ctrl-C (or SIGTERM) stops all of them with SIGTERM and waits for their graceful shutdown.
 """
 
@@ -17,7 +18,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import httpx
+from supervisor import Supervisor
 
 DATABASE_URL = os.environ.setdefault(
     "ZEPHYR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zephyr"
@@ -68,38 +69,12 @@ def ensure_port_free(package: str, prefix: str, port: int) -> None:
             ) from None
 
 
-def wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"[zephyr] {name} exited with {proc.returncode} while starting")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"[zephyr] {name} was not ready after {timeout:.0f}s")
-
-
-def stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for name, proc in procs.items():
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            print(f"[zephyr] {name} did not stop in time; killing it")
-            proc.kill()
-    print("[zephyr] stopped")
-
-
 def run() -> None:
+    """Migrate, start the services in order, then supervise them until Ctrl-C or SIGTERM."""
     migrate()
     api_port = port_of("poll_api", "POLL_API_", 8000)
     os.environ.setdefault("WS_GATEWAY_POLL_API_URL", f"http://127.0.0.1:{api_port}")
-    procs: dict[str, subprocess.Popen[bytes]] = {}
+    supervisor = Supervisor()
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -110,14 +85,12 @@ def run() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         for package, prefix, default in SERVICES:
+            if stopping:
+                return
             port = port_of(package, prefix, default)
             ensure_port_free(package, prefix, port)
             env = {**os.environ, f"{prefix}PORT": str(port)}
-            # Own session: Ctrl-C reaches only this supervisor, which stops the services in order.
-            procs[package] = subprocess.Popen(
-                [sys.executable, "-m", package], env=env, start_new_session=True
-            )
-            wait_ready(package, f"http://127.0.0.1:{port}", procs[package])
+            supervisor.start(package, env, f"http://127.0.0.1:{port}")
         gw = port_of("ws_gateway", "WS_GATEWAY_", 8001)
         worker = port_of("vote_worker", "VOTE_WORKER_", 8002)
         sink = port_of("audit_sink", "AUDIT_SINK_", 8003)
@@ -127,17 +100,14 @@ def run() -> None:
             f"  ws-gateway   ws://127.0.0.1:{gw}/ws/<ROOM_CODE>\n"
             f"  vote-worker  http://127.0.0.1:{worker}/metrics\n"
             f"  audit-sink   http://127.0.0.1:{sink}/metrics\n"
-            "  Ctrl-C stops them all.\n",
+            "  A service that exits is restarted; Ctrl-C stops them all.\n",
             flush=True,
         )
         while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"[zephyr] {name} exited with {proc.returncode}; stopping the rest")
-                    stopping = True
-            time.sleep(0.3)
+            supervisor.tick()
+            time.sleep(0.2)
     finally:
-        stop(procs)
+        supervisor.stop()
 
 
 if __name__ == "__main__":
