@@ -31,7 +31,7 @@ def test_vote_batch_round_trips_through_json() -> None:
     batch = VoteBatch(batch_id=uuid.uuid4(), gateway_id="gw-1", votes=[_vote(), _vote(option=0)])
     again = VoteBatch.model_validate_json(batch.model_dump_json())
     assert again == batch
-    assert VoteBatch.message_type() == "zephyr.vote_batch.v1"
+    assert VoteBatch.message_type() == "zephyr.vote_batch.v2"
 
 
 @pytest.mark.parametrize("bad", [{"option": -1}, {"option": 20}, {"seq": -3}, {"extra": 1}])
@@ -59,7 +59,7 @@ def test_envelope_headers_carry_version_correlation_and_trace() -> None:
     headers = envelope_headers(
         batch, correlation_id="abc", trace_headers={"traceparent": "00-1-2-01", "other": "x"}
     )
-    assert headers["x-contract-version"] == 1
+    assert headers["x-contract-version"] == VoteBatch.VERSION == 2
     assert headers["x-correlation-id"] == "abc"
     assert headers["traceparent"] == "00-1-2-01"
     assert "other" not in headers

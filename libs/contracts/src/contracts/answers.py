@@ -30,19 +30,22 @@ from typing import Annotated, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from contracts.polls import MAX_OPTIONS
+from contracts.limits import MAX_OPTIONS
 from contracts.questions import (
     MAX_RANKING_OPTIONS,
     MAX_RATING,
     MAX_WORD_ENTRIES,
     MultipleQuestion,
+    PublicQuestion,
     Question,
     QuestionKind,
     QuizQuestion,
+    QuizQuestionView,
     RankingQuestion,
     RatingQuestion,
     SingleQuestion,
     WordcloudQuestion,
+    WordcloudQuestionView,
 )
 from contracts.words import MAX_RAW_ENTRY_CHARS, parse_entry
 
@@ -244,7 +247,9 @@ def _ranking(question: RankingQuestion, value: object) -> RankingAnswer:
     return RankingAnswer(ranking=ranking)
 
 
-def _wordcloud(question: WordcloudQuestion, value: object) -> WordcloudAnswer:
+def _wordcloud(
+    question: WordcloudQuestion | WordcloudQuestionView, value: object
+) -> WordcloudAnswer:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InvalidAnswer("words must be a list of texts")
     # Counted as sent, before duplicates collapse: the page offers max_entries fields.
@@ -258,7 +263,7 @@ def _wordcloud(question: WordcloudQuestion, value: object) -> WordcloudAnswer:
     return WordcloudAnswer(words=words)
 
 
-def _quiz(question: QuizQuestion, name: str, value: object) -> QuizAnswer:
+def _quiz(question: QuizQuestion | QuizQuestionView, name: str, value: object) -> QuizAnswer:
     count = len(question.options)
     if name == "option":
         options = [_index(value, "option", count)]
@@ -302,14 +307,19 @@ def validate_answer(
     question: QuizQuestion, answer: Mapping[str, object] | Answer
 ) -> QuizAnswer: ...
 @overload
-def validate_answer(question: Question, answer: Mapping[str, object] | Answer) -> Answer: ...
-def validate_answer(question: Question, answer: Mapping[str, object] | Answer) -> Answer:
+def validate_answer(
+    question: Question | PublicQuestion, answer: Mapping[str, object] | Answer
+) -> Answer: ...
+def validate_answer(
+    question: Question | PublicQuestion, answer: Mapping[str, object] | Answer
+) -> Answer:
     """Check an answer against every limit of its question; return it normalised.
 
     `answer` is the answer field(s) of a `vote` frame (e.g. `{"options": [2, 0]}`, optionally
     with a matching `kind`) or an answer model (re-checked against this question). Raises
-    `InvalidAnswer` naming the rule broken. Pure and total: any input either yields an answer
-    or raises `InvalidAnswer`, never another error.
+    `InvalidAnswer` naming the rule broken. `question` may be the public view a gateway holds
+    (a quiz without its correct options): the limits of an answer are all public. Pure and
+    total: any input either yields an answer or raises `InvalidAnswer`, never another error.
     """
     if isinstance(answer, _Answer):
         if answer.kind != question.kind:
@@ -328,6 +338,6 @@ def validate_answer(question: Question, answer: Mapping[str, object] | Answer) -
         return _rating(question, value)
     if isinstance(question, RankingQuestion):
         return _ranking(question, value)
-    if isinstance(question, WordcloudQuestion):
+    if isinstance(question, WordcloudQuestion | WordcloudQuestionView):
         return _wordcloud(question, value)
     return _quiz(question, name, value)

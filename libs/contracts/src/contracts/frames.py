@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from contracts.answers import AnswerSpec
 from contracts.participants import MAX_NICKNAME_CHARS
-from contracts.polls import MAX_OPTIONS, PollStatus, PollView
+from contracts.polls import MAX_OPTIONS, MAX_QUESTION_SLOTS, PollStatus, PollView
+from contracts.questions import MAX_RANKING_OPTIONS, MAX_WORD_ENTRIES, PublicQuestionSpec
 from contracts.text import check_plain_text
+from contracts.words import MAX_RAW_ENTRY_CHARS
 
-FRAMES_VERSION = 1
+# Version 2: a poll is a run of questions (`vote {question?, option | options | value |
+# ranking | words}`, per-question `tally` and `poll_state`, `joined` with `my_answers`).
+FRAMES_VERSION = 2
 MAX_FRAME_BYTES = 4096
 
 _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e"}
@@ -47,12 +53,41 @@ class JoinFrame(_Frame):
         return normalize_nickname(value)
 
 
+ANSWER_FIELD_NAMES = ("option", "options", "value", "ranking", "words")
+
+
 class VoteFrame(_Frame):
+    """An answer to `question` (an index; default: the current question).
+
+    Exactly one answer field, the one of the question's kind; the gateway checks it against
+    the question's settings (`contracts.answers.validate_answer`) and refuses the rest with
+    `invalid_answer`. The types here are only the outer bounds every kind shares.
+    """
+
     type: Literal["vote"]
-    option: int = Field(ge=0, lt=MAX_OPTIONS, strict=True)
+    question: int | None = Field(default=None, ge=0, lt=MAX_QUESTION_SLOTS, strict=True)
+    option: int | None = Field(default=None, ge=0, lt=MAX_OPTIONS, strict=True)
+    options: list[Annotated[int, Field(strict=True)]] | None = Field(
+        default=None, max_length=MAX_OPTIONS
+    )
+    value: int | None = Field(default=None, strict=True)
+    ranking: list[Annotated[int, Field(strict=True)]] | None = Field(
+        default=None, max_length=MAX_RANKING_OPTIONS
+    )
+    words: list[Annotated[str, Field(max_length=MAX_RAW_ENTRY_CHARS)]] | None = Field(
+        default=None, max_length=MAX_WORD_ENTRIES
+    )
     client_vote_id: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"
     )
+
+    def answer_fields(self) -> dict[str, Any]:
+        """The answer field(s) sent, for `validate_answer` (which requires exactly one)."""
+        return {
+            name: getattr(self, name)
+            for name in ANSWER_FIELD_NAMES
+            if getattr(self, name) is not None
+        }
 
 
 class PingFrame(_Frame):
@@ -66,10 +101,33 @@ CLIENT_FRAME_ADAPTER: TypeAdapter[JoinFrame | VoteFrame | PingFrame] = TypeAdapt
 # ---- server -> client -------------------------------------------------------------------
 
 
-class TallyView(_Frame):
-    counts: list[int]
+class _Aggregate(_Frame):
+    """A question's aggregate: the fields of its kind are set (contracts.aggregates)."""
+
+    question: int = Field(default=0, ge=0, description="The question's index in the run.")
+    qid: int = Field(default=0, ge=0)
+    kind: str = "single"
     total: int
     version: int
+    counts: list[int] | None = Field(default=None, description="single, multiple, quiz, rating")
+    sum: int | None = Field(default=None, description="rating: the sum of the values")
+    mean: str | None = Field(default=None, description="rating: exact mean, 2 decimals")
+    points: list[int] | None = Field(default=None, description="ranking: Borda points")
+    average: list[str | None] | None = Field(
+        default=None, description="ranking: points per respondent, 2 decimals"
+    )
+    words: list[dict[str, Any]] | None = Field(default=None, description="wordcloud: top 100")
+    distinct: int | None = Field(default=None, description="wordcloud: distinct words")
+
+
+class TallyView(_Aggregate):
+    pass
+
+
+class MyAnswer(_Frame):
+    question: int = Field(ge=0, description="The question's index in the run.")
+    qid: int = Field(ge=0)
+    answer: AnswerSpec
 
 
 class JoinedFrame(_Frame):
@@ -78,29 +136,46 @@ class JoinedFrame(_Frame):
     nickname: str
     resume_token: str
     poll: PollView
-    tally: TallyView | None = None
-    my_vote: int | None = None
+    tally: TallyView | None = Field(default=None, description="The current question's.")
+    my_vote: int | None = Field(
+        default=None, description="Version 1: the current single-choice question's answer."
+    )
+    current: int = Field(default=0, ge=0)
+    my_answers: list[MyAnswer] = Field(default_factory=list)
+    server_time: datetime | None = None
 
 
 class VoteAcceptedFrame(_Frame):
     type: Literal["vote_accepted"] = "vote_accepted"
     vote_id: UUID
-    option: int
+    option: int | None = Field(default=None, description="Set for a single-choice answer.")
+    question: int = Field(default=0, ge=0)
+    qid: int = Field(default=0, ge=0)
+    answer: AnswerSpec | None = None
     client_vote_id: str | None = None
 
 
-class TallyFrame(_Frame):
+class TallyFrame(_Aggregate):
     type: Literal["tally"] = "tally"
-    counts: list[int]
-    total: int
-    version: int
 
 
 class PollStateFrame(_Frame):
+    """The state of `question` (by default the current one) and which question is current.
+
+    `closes_at` and `server_time` let a page run a countdown that is right whatever its own
+    clock says: remaining = closes_at - server_time, counted from when the frame arrived.
+    """
+
     type: Literal["poll_state"] = "poll_state"
     status: PollStatus
     revealed: bool
     epoch: int
+    current: int = Field(default=0, ge=0)
+    question: int = Field(default=0, ge=0)
+    qid: int = Field(default=0, ge=0)
+    spec: PublicQuestionSpec | None = None
+    closes_at: datetime | None = None
+    server_time: datetime | None = None
 
 
 ErrorCode = Literal[
@@ -112,6 +187,10 @@ ErrorCode = Literal[
     "already_joined",
     "unknown_poll",
     "invalid_option",
+    "invalid_answer",
+    "answer_locked",
+    "question_closed",
+    "unknown_question",
     "invalid_token",
     "unavailable",
     "overloaded",

@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from contracts.polls import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS
+from contracts.limits import MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS
 from contracts.text import check_plain_text
 from contracts.words import MAX_ENTRY_CHARS, MAX_ENTRY_WORDS, MAX_RAW_ENTRY_CHARS, parse_entry
 

@@ -15,19 +15,22 @@ class RedisKeys:
         return f"{self.prefix}:room:{room_code}"
 
     def poll_state(self, poll_id: UUID | str) -> str:
-        """Hash: status, epoch, revealed, state_version, view (PollView JSON)."""
+        """Hash: state_version, view (PollView JSON), current (qid), status, epoch, revealed
+        (the current question's), and per question `q<qid>:status`, `q<qid>:epoch`,
+        `q<qid>:closes_us` (docs/questions.md)."""
         return f"{self.prefix}:poll:{poll_id}:state"
 
-    def tally(self, poll_id: UUID | str) -> str:
-        """Hash: version, epoch, counts (JSON), total."""
-        return f"{self.prefix}:poll:{poll_id}:tally"
+    def tally(self, poll_id: UUID | str, qid: int = 0) -> str:
+        """Hash of one question: version, epoch, kind, counts (JSON), total, aggregate (JSON)."""
+        return f"{self.prefix}:poll:{poll_id}:tally:{qid}"
 
     def nicknames(self, poll_id: UUID | str) -> str:
         """Hash: casefolded nickname -> participant id."""
         return f"{self.prefix}:poll:{poll_id}:nicks"
 
     def my_votes(self, poll_id: UUID | str) -> str:
-        """Hash: participant id -> "epoch:option" of their latest accepted vote."""
+        """Hash: "<participant id>:<qid>" -> "<epoch>:<answer JSON>" of their latest accepted
+        answer to that question."""
         return f"{self.prefix}:poll:{poll_id}:myvotes"
 
     def vote_seq(self, poll_id: UUID | str) -> str:
