@@ -404,3 +404,17 @@ def test_tallies_agree_with_their_definitions(
         counts = [w["count"] for w in tally["words"]]
         assert counts == sorted(counts, reverse=True)
         assert sum(counts) == sum(len(k) for k in keyed)  # fewer than 100 words here
+
+
+def test_counters_survive_their_stored_json_form() -> None:
+    from contracts.aggregates import decode_counters, encode_counters
+
+    counters = {("counts", 2): 3, ("total",): 5, ("spelling", "a:b", "A:b"): 1}
+    stored = encode_counters(counters)
+    assert stored == {'["counts",2]': 3, '["total"]': 5, '["spelling","a:b","A:b"]': 1}
+    assert decode_counters(stored) == counters
+    agg = aggregate_for(RANKING)
+    agg.add(validate_answer(RANKING, {"ranking": list(range(RANKING.k))}))
+    assert decode_counters(encode_counters(agg.counters())) == agg.counters()
+    with pytest.raises(ValueError):
+        decode_counters({'"total"': 1})

@@ -30,6 +30,7 @@ Quiz scores are per participant, not counters: `quiz_points`, `streak_bonus`, `S
 from __future__ import annotations
 
 import heapq
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -534,3 +535,25 @@ def recompute(question: Question, answers: Iterable[Answer]) -> AnyAggregate:
     for answer in answers:
         aggregate.add(answer)
     return aggregate
+
+
+# ---- storage --------------------------------------------------------------------------------
+
+
+def encode_counters(counters: Mapping[CounterKey, int]) -> dict[str, int]:
+    """Counters as a JSON object: each key a compact JSON array, `("counts", 2)` -> `["counts",2]`.
+
+    The form the worker stores in `tallies.counters` (and migration 0003 wrote for version 1).
+    """
+    return {json.dumps(list(key), separators=(",", ":")): value for key, value in counters.items()}
+
+
+def decode_counters(stored: Mapping[str, int]) -> dict[CounterKey, int]:
+    """The inverse of `encode_counters` (ValueError for a key that is not a JSON array)."""
+    decoded: dict[CounterKey, int] = {}
+    for raw, value in stored.items():
+        key = json.loads(raw)
+        if not isinstance(key, list) or not key:
+            raise ValueError(f"{raw!r} is not a counter key")
+        decoded[tuple(key)] = value
+    return decoded
