@@ -416,5 +416,5 @@ def test_counters_survive_their_stored_json_form() -> None:
     agg = aggregate_for(RANKING)
     agg.add(validate_answer(RANKING, {"ranking": list(range(RANKING.k))}))
     assert decode_counters(encode_counters(agg.counters())) == agg.counters()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a counter key"):
         decode_counters({'"total"': 1})

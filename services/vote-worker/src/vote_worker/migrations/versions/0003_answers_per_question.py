@@ -23,7 +23,7 @@ def upgrade() -> None:
             """
         )
         op.execute(
-            f"UPDATE {table} SET answer = jsonb_build_object('kind', 'single', 'option', option)"
+            f"UPDATE {table} SET answer = jsonb_build_object('kind', 'single', 'option', option)"  # noqa: S608
         )
         op.execute(f"ALTER TABLE {table} ALTER COLUMN answer SET NOT NULL")
     op.execute("DROP INDEX ballots_poll")
@@ -60,7 +60,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Only question 0's single-choice rows fit the first version's tables.
     for table in ("ballots", "votes", "tallies"):
-        op.execute(f"DELETE FROM {table} WHERE qid <> 0")
+        op.execute(f"DELETE FROM {table} WHERE qid <> 0")  # noqa: S608
     op.execute("DELETE FROM ballots WHERE option IS NULL")
     op.execute("DELETE FROM votes WHERE option IS NULL")
     op.execute("ALTER TABLE tallies DROP CONSTRAINT tallies_pkey")
