@@ -61,23 +61,25 @@ class Screen:
         if joined.get("tally"):
             self._tally(time.monotonic(), joined["tally"])
 
-    async def vote(self, option: int) -> None:
+    async def vote(self, option: int, answer: dict[str, Any] | None = None) -> None:
+        """Vote `option` on the current question, or send `answer` (e.g. `{"question": 2,
+        "ranking": [1, 0]}`) instead."""
         assert self.ws is not None
         self._next_vote += 1
         client_vote_id = str(self._next_vote)
         self.sent[client_vote_id] = time.monotonic()
+        fields = answer if answer is not None else {"option": option}
         try:
             await self.ws.send(
-                orjson.dumps(
-                    {"type": "vote", "option": option, "client_vote_id": client_vote_id}
-                ).decode()
+                orjson.dumps({"type": "vote", **fields, "client_vote_id": client_vote_id}).decode()
             )
         except ConnectionClosed:
             self.sent.pop(client_vote_id, None)
             self.errors["closed"] += 1
 
     def _tally(self, now: float, frame: dict[str, Any]) -> None:
-        if frame["version"] < self.version:
+        # The screen follows question 0 (the single choice every scenario measures).
+        if frame.get("qid", 0) != 0 or frame["version"] < self.version:
             return
         counts = frame["counts"]
         if counts != self.counts:

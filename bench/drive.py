@@ -42,12 +42,14 @@ async def tally_drive(
             for _ in range(max(0, due)):
                 version += 1
                 counts = [rng.randrange(1000) for _ in range(options)]
+                total = sum(counts)
                 tally = TallyUpdated(
                     poll_id=UUID(poll_id),
                     epoch=0,
                     counts=counts,
-                    total=sum(counts),
+                    total=total,
                     version=version,
+                    aggregate={"kind": "single", "counts": counts, "total": total},
                 )
                 await exchange.publish(
                     build_message(tally, correlation_id=uuid.uuid4().hex, persistent=False),

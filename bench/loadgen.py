@@ -125,11 +125,23 @@ class Worker:
             due = int((now - started) * rate) - sent
             for _ in range(due):
                 screen = self.rng.choice(self.screens)
-                await screen.vote(self.rng.choice(options))
+                await screen.vote(self.rng.choice(options), self._mixed_answer(p))
                 sent += 1
                 per_second[int(now - started)] += 1
             await asyncio.sleep(0.005)
         return {"sent": sent, **await self._answers(p.get("answer_timeout", 60))}
+
+    def _mixed_answer(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        """With `mixed` (scenario mixed): a third of the answers go to question 1 (multiple
+        choice, 1 to 2 of 4) and a third to question 2 (ranking, 3 of 4); else None."""
+        if not p.get("mixed"):
+            return None
+        pick = self.rng.randrange(3)
+        if pick == 1:
+            return {"question": 1, "options": self.rng.sample(range(4), self.rng.randint(1, 2))}
+        if pick == 2:
+            return {"question": 2, "ranking": self.rng.sample(range(4), 3)}
+        return None
 
     async def burst(self, p: dict[str, Any]) -> dict[str, Any]:
         """Every participant votes once at a random moment within `spread` s of `start_at`."""

@@ -55,22 +55,29 @@ class BenchStack:
     def ws_url(self, room: str, index: int = 0) -> str:
         return f"ws://127.0.0.1:{self.gateways()[index].port}/ws/{room}"
 
-    async def create_poll(self, options: int, *, open_it: bool = True) -> dict[str, Any]:
+    async def create_poll(
+        self, options: int, *, open_it: bool = True, more: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """A poll whose first question is single choice with `options` options; with `more`,
+        a run of questions (every one opened with `open_it`)."""
+        first = {"question": "Bench?", "options": [f"option {i}" for i in range(options)]}
+        body: dict[str, Any] = first
+        if more:
+            body = {"questions": [{"kind": "single", "prompt": "Bench?", **first}, *more]}
+            body["questions"][0].pop("question")
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as http:
-            created = await http.post(
-                "/api/polls",
-                json={"question": "Bench?", "options": [f"option {i}" for i in range(options)]},
-            )
+            created = await http.post("/api/polls", json=body)
             created.raise_for_status()
             poll: dict[str, Any] = created.json()
             if open_it:
-                await self.open_poll(poll)
+                for index in range(1 + len(more or [])):
+                    await self.open_poll(poll, index)
             return poll
 
-    async def open_poll(self, poll: dict[str, Any]) -> None:
+    async def open_poll(self, poll: dict[str, Any], index: int = 0) -> None:
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as http:
             opened = await http.post(
-                f"/api/polls/{poll['room_code']}/open",
+                f"/api/polls/{poll['room_code']}/questions/{index}/open",
                 headers={"Authorization": f"Bearer {poll['host_token']}"},
             )
             opened.raise_for_status()
@@ -83,11 +90,13 @@ class BenchStack:
                 "SELECT count(*) FROM ballots WHERE poll_id = $1", UUID(poll_id)
             )
             grouped = await conn.fetch(
-                "SELECT option, count(*) AS n FROM votes WHERE poll_id = $1 GROUP BY option",
+                "SELECT option, count(*) AS n FROM votes WHERE poll_id = $1 AND qid = 0"
+                " GROUP BY option",
                 UUID(poll_id),
             )
             tally = await conn.fetchrow(
-                "SELECT counts, total, version FROM tallies WHERE poll_id = $1", UUID(poll_id)
+                "SELECT counts, total, version FROM tallies WHERE poll_id = $1 AND qid = 0",
+                UUID(poll_id),
             )
         finally:
             await conn.close()

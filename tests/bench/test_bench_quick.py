@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["steady", "burst", "capacity", "fanout", "scaleout"]
+SCENARIOS = ["steady", "mixed", "burst", "capacity", "fanout", "scaleout"]
 
 
 def run_quick(scenario: str, out: Path) -> dict[str, Any]:
@@ -53,9 +53,12 @@ def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path
     assert checks["accepted"] > 0
     assert checks["stored_equals_accepted"], checks
     assert checks["tally_equals_group_by"], checks
-    if scenario in ("steady", "burst"):
+    if scenario in ("steady", "mixed", "burst"):
         assert checks["every_screen_final"], checks
         assert figures["vote_to_screen"]["count"] > 0
+    if scenario == "mixed":
+        assert checks["every_aggregate_equals_recomputation"], checks
+        assert all(n > 0 for n in checks["answers_per_question"].values()), checks
     if scenario == "burst":
         assert checks["every_vote_counted"], checks
     if scenario == "scaleout":

@@ -83,7 +83,7 @@ async def test_fifty_participants_vote_and_every_screen_sees_the_truth(
 
     await eventually(screens_agree, timeout=10)
     assert all(p.tally_frames < len(accepted_ids) for p in people), "tallies were not coalesced"
-    key = f"{e2e_resources.redis_prefix}:poll:{poll_id}:tally"
+    key = f"{e2e_resources.redis_prefix}:poll:{poll_id}:tally:0"
     cached = await redis_tally(e2e_resources.redis_url, key)
     assert cached is not None and cached["counts"] == truth.group_by
 

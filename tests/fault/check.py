@@ -2,21 +2,26 @@
 
 - lost: an accepted vote_id missing from `ballots`, or a participant whose counted vote is not
   their latest accepted one (or a later vote whose answer they never got);
-- duplicated: a counted vote nobody was told about or could have cast, or tallies that differ
-  from a GROUP BY over `votes` (a vote counted twice shows there).
+- duplicated: a counted vote nobody was told about or could have cast, or an aggregate that
+  differs from a recomputation over the stored answers (a vote counted twice shows there).
+
+Everything is per question: the fault poll is a run of mixed kinds (scenario.QUESTIONS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from tests.fault.voter import Voter
-from tests.support.truth import read_truth, redis_tally
+from tests.support.truth import QuestionTruth, read_questions, read_truth, redis_tally
 
 TABLE_COLUMNS = (
     ("scenario", 22),
@@ -68,48 +73,87 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join([header, *(o.row() for o in outcomes)])
 
 
-def allowed_vote_ids(voter: Voter) -> set[str]:
-    """The vote ids that may be counted for this voter: the last accepted, or one sent after it
-    whose answer never came (it may or may not have reached the broker)."""
+def allowed_vote_ids(voter: Voter, qid: int = 0) -> set[str]:
+    """The vote ids that may be counted for this voter's answer to question `qid`: the last
+    accepted, or one sent after it whose answer never came (it may or may not have reached the
+    broker)."""
     assert voter.participant_id is not None
     pid = UUID(voter.participant_id)
-    allowed = {str(uuid.uuid5(pid, cvid)) for cvid in voter.unknown}
-    if voter.accepted:
-        allowed.add(str(voter.accepted[-1]["vote_id"]))
+    allowed = {
+        str(uuid.uuid5(pid, cvid))
+        for cvid, planned in voter.unknown.items()
+        if planned.question == qid  # the fault poll never moves a question: index == qid
+    }
+    accepted = voter.accepted_for(qid)
+    if accepted:
+        allowed.add(str(accepted[-1]["vote_id"]))
     return allowed
 
 
 @dataclass
 class Stored:
     ballots: set[str]
-    votes: dict[str, tuple[str, int]]  # participant id -> (vote_id, option)
-    group_by: list[int]
-    tally: tuple[list[int], int] | None
+    votes: dict[tuple[str, int], tuple[str, dict[str, Any]]]  # (pid, qid) -> (vote_id, answer)
+    questions: dict[int, QuestionTruth]
+    group_by: list[int]  # question 0's counts from a GROUP BY over `votes`
+    tally: tuple[list[int], int] | None  # question 0's tallies row
+
+    def aggregates_off(self) -> int:
+        """How far each question's stored aggregate is from a recomputation (0: equal)."""
+        off = 0
+        for question in self.questions.values():
+            expected = question.recomputed()
+            stored = question.tally or {}
+            if stored == expected:
+                continue
+            off += abs(int(stored.get("total", 0)) - int(expected["total"])) or 1
+            for name in ("counts", "points"):
+                if name in expected:
+                    got = list(stored.get(name) or [])
+                    off += sum(abs(a - b) for a, b in zip(got, expected[name], strict=False))
+        return off
 
 
 async def read_stored(database_url: str, poll_id: str, options: int) -> Stored:
     truth = await read_truth(database_url, poll_id, options)
+    questions = await read_questions(database_url, poll_id)
+    conn = await asyncpg.connect(database_url, timeout=10)
+    try:
+        rows = await conn.fetch(
+            "SELECT participant_id, qid, vote_id, answer FROM votes WHERE poll_id = $1",
+            UUID(poll_id),
+        )
+    finally:
+        await conn.close()
     return Stored(
         ballots=truth.ballots,
-        votes={p: (v["vote_id"], v["option"]) for p, v in truth.votes.items()},
+        votes={
+            (str(r["participant_id"]), r["qid"]): (str(r["vote_id"]), json.loads(r["answer"]))
+            for r in rows
+        },
+        questions=questions,
         group_by=truth.group_by,
         tally=(list(truth.tally["counts"]), truth.tally["total"]) if truth.tally else None,
     )
 
 
+def _answered_qids(voter: Voter) -> set[int]:
+    return {int(a.get("qid", 0)) for a in voter.accepted}
+
+
 def settled(voters: list[Voter], stored: Stored) -> bool:
-    """Every accepted vote is in `ballots` and every voter's latest accepted vote (or a later
-    unanswered one) is the counted one. Redelivered messages may arrive after newer ones (a
-    quorum queue returns them to its back), so the latest counting is not enough."""
+    """Every accepted vote is in `ballots` and every voter's latest accepted answer to each
+    question (or a later unanswered one) is the counted one, and every aggregate equals its
+    recomputation. Redelivered messages may arrive after newer ones (a quorum queue returns
+    them to its back), so the latest counting is not enough."""
     if any(str(a["vote_id"]) not in stored.ballots for v in voters for a in v.accepted):
         return False
     for voter in voters:
-        if not voter.accepted:
-            continue
-        counted = stored.votes.get(str(voter.participant_id))
-        if counted is None or counted[0] not in allowed_vote_ids(voter):
-            return False
-    return stored.tally is not None and stored.tally[0] == stored.group_by
+        for qid in _answered_qids(voter):
+            counted = stored.votes.get((str(voter.participant_id), qid))
+            if counted is None or counted[0] not in allowed_vote_ids(voter, qid):
+                return False
+    return stored.tally is not None and stored.aggregates_off() == 0
 
 
 async def drain(
@@ -124,6 +168,13 @@ async def drain(
         await asyncio.sleep(0.5)
 
 
+def _same_answer(frame: dict[str, Any], stored: dict[str, Any]) -> bool:
+    answer = frame.get("answer")
+    if answer is None:  # a first-version frame: single choice
+        return stored.get("option") == frame.get("option")
+    return bool(answer == stored)
+
+
 def evaluate(outcome: Outcome, voters: list[Voter], stored: Stored) -> None:
     accepted_ids = {str(a["vote_id"]) for v in voters for a in v.accepted}
     outcome.sent = sum(v.sent for v in voters)
@@ -132,32 +183,37 @@ def evaluate(outcome: Outcome, voters: list[Voter], stored: Stored) -> None:
     missing = accepted_ids - stored.ballots
     wrong_latest = []
     for voter in voters:
-        if not voter.accepted:
-            continue
-        counted = stored.votes.get(str(voter.participant_id))
-        latest = voter.accepted[-1]
-        if (
-            counted is None
-            or counted[0] not in allowed_vote_ids(voter)
-            or (counted[0] == str(latest["vote_id"]) and counted[1] != latest["option"])
-        ):
-            wrong_latest.append((voter.nickname, latest, counted))
+        for qid in _answered_qids(voter):
+            counted = stored.votes.get((str(voter.participant_id), qid))
+            latest = voter.accepted_for(qid)[-1]
+            if (
+                counted is None
+                or counted[0] not in allowed_vote_ids(voter, qid)
+                or (counted[0] == str(latest["vote_id"]) and not _same_answer(latest, counted[1]))
+            ):
+                wrong_latest.append((voter.nickname, qid, latest, counted))
     outcome.lost = len(missing) + len(wrong_latest)
     by_id = {str(v.participant_id): v for v in voters}
-    phantom = []  # counted, but its participant was never told of any accepted vote
-    for pid, (vote_id, _) in stored.votes.items():
+    phantom = []  # counted, but its participant was never told of any accepted answer
+    for (pid, qid), (vote_id, _) in stored.votes.items():
         voter = by_id.get(pid)
-        if voter is None or (not voter.accepted and vote_id not in allowed_vote_ids(voter)):
-            phantom.append(pid)
-    tally_counts, tally_total = stored.tally if stored.tally else ([], 0)
-    off = sum(abs(a - b) for a, b in zip(tally_counts, stored.group_by, strict=False))
-    outcome.duplicated = len(phantom) + abs(tally_total - len(stored.votes)) + off
+        if voter is None or (
+            not voter.accepted_for(qid) and vote_id not in allowed_vote_ids(voter, qid)
+        ):
+            phantom.append((pid, qid))
+    outcome.duplicated = len(phantom) + stored.aggregates_off()
+    tally_counts = stored.tally[0] if stored.tally else []
     outcome.details.update(
         missing=sorted(missing)[:5],
         wrong_latest=[str(w) for w in wrong_latest[:5]],
         phantom=phantom[:5],
         tally=tally_counts,
         group_by=stored.group_by,
+        aggregates={
+            qid: {"stored": q.tally, "recomputed": q.recomputed()}
+            for qid, q in sorted(stored.questions.items())
+        },
+        answers_per_question={qid: len(q.answers) for qid, q in sorted(stored.questions.items())},
         errors=_sum_errors(voters),
         reconnects=sum(v.reconnects for v in voters),
         closed_votes=sum(v.closed_votes for v in voters),
@@ -188,11 +244,25 @@ async def redis_converges(
     return None
 
 
-async def screens_converge(voters: list[Voter], group_by: list[int], timeout: float) -> bool:
+def _shows(voter: Voter, question: QuestionTruth) -> bool:
+    frame = voter.tallies.get(question.qid)
+    expected = question.recomputed()
+    if frame is None:
+        return expected["total"] == 0
+    return all(frame.get(k) == v for k, v in expected.items() if k != "kind")
+
+
+async def screens_converge(
+    voters: list[Voter], group_by: list[int], timeout: float, stored: Stored | None = None
+) -> bool:
+    """Every connected screen's last tally of question 0 equals `group_by`, and with `stored`,
+    its last tally of every question equals that question's recomputation."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         live = [v for v in voters if v.connected]
-        if live and all(v.last_tally and v.last_tally["counts"] == group_by for v in live):
+        first = live and all(v.last_tally and v.last_tally["counts"] == group_by for v in live)
+        every = stored is None or all(_shows(v, q) for v in live for q in stored.questions.values())
+        if first and every:
             return True
         await asyncio.sleep(0.2)
     return False

@@ -27,6 +27,30 @@ from tests.support.isolation import Resources
 from tests.support.procs import Stack
 
 OPTIONS = ["North", "East", "South", "West", "Up"]
+# A run of mixed kinds, all open at once: question 0 (current, answered as a first-version
+# client would) takes two answers in three, the ranking and the multiple choice the rest.
+QUESTIONS: list[dict[str, Any]] = [
+    {"kind": "single", "prompt": "Which way?", "options": OPTIONS},
+    {"kind": "ranking", "prompt": "Order them", "options": ["A", "B", "C", "D"], "rank_count": 3},
+    {
+        "kind": "multiple",
+        "prompt": "Pick up to two",
+        "options": ["W", "X", "Y", "Z"],
+        "min_choices": 1,
+        "max_choices": 2,
+    },
+]
+
+
+def _ranking(rng: random.Random) -> tuple[int, dict[str, Any]]:
+    return 1, {"ranking": rng.sample(range(4), 3)}
+
+
+def _multiple(rng: random.Random) -> tuple[int, dict[str, Any]]:
+    return 2, {"options": rng.sample(range(4), rng.randint(1, 2))}
+
+
+OTHER_ANSWERS = [_ranking, _multiple]
 
 
 @dataclass
@@ -81,15 +105,16 @@ async def api_call(
 
 
 async def create_open_poll(api: str, question: str) -> dict[str, Any]:
-    created = await api_call(
-        "POST", f"{api}/api/polls", json={"question": question, "options": OPTIONS}
-    )
+    """A run of QUESTIONS (the first one current), every question open."""
+    questions = [{**QUESTIONS[0], "prompt": question[:300]}, *QUESTIONS[1:]]
+    created = await api_call("POST", f"{api}/api/polls", json={"questions": questions})
     poll: dict[str, Any] = created.json()
-    await api_call(
-        "POST",
-        f"{api}/api/polls/{poll['room_code']}/open",
-        headers={"Authorization": f"Bearer {poll['host_token']}"},
-    )
+    for index in range(len(QUESTIONS)):
+        await api_call(
+            "POST",
+            f"{api}/api/polls/{poll['room_code']}/questions/{index}/open",
+            headers={"Authorization": f"Bearer {poll['host_token']}"},
+        )
     return poll
 
 
@@ -143,7 +168,7 @@ async def run_scenario(
         for i in range(load.participants)
     ]
     for voter in voters:
-        voter.make_plan(load.votes_each, len(OPTIONS), rng)
+        voter.make_plan(load.votes_each, len(OPTIONS), rng, OTHER_ANSWERS)
     probe = Voter(urls, f"{name[:12]}-probe", home=len(urls) - 1, retry_closed=retry_closed)
     voters.append(probe)
     ctx = ScenarioContext(stack, servers, resources, poll, voters, rng)
@@ -182,9 +207,9 @@ async def run_scenario(
     )
     stored = await drain(resources.database_url, poll["id"], len(OPTIONS), voters, timeout=180)
     evaluate(outcome, voters, stored)
-    key = f"{resources.redis_prefix}:poll:{poll['id']}:tally"
+    key = f"{resources.redis_prefix}:poll:{poll['id']}:tally:0"
     outcome.redis_sync_s = await redis_converges(resources.redis_url, key, stored.group_by, 60)
-    outcome.screens_ok = await screens_converge(voters, stored.group_by, 60)
+    outcome.screens_ok = await screens_converge(voters, stored.group_by, 60, stored)
     outcome.details["unexpected_errors"] = [e for v in voters for e in v.unexpected][:5]
     await asyncio.gather(*(v.close() for v in voters))
     return outcome, ctx

@@ -4,7 +4,10 @@ Votes go out in bursts of up to `window`; a burst ends when every vote in it has
 the connection drops). Every vote carries a `client_vote_id`, so a vote whose answer never came
 (refused, or lost with a dying gateway) is resent with the same id: the same `vote_id`, counted
 once. `accepted` keeps the `vote_accepted` frames in arrival order, which is the order of their
-`seq`: the last one is the vote that must count.
+`seq`: the last one per question is the answer that must count.
+
+The fault suite runs a poll of mixed kinds (scenario.QUESTIONS): a planned answer names its
+question by index and carries the answer field of that question's kind.
 """
 
 from __future__ import annotations
@@ -27,7 +30,16 @@ RETRY_CODES = {"unavailable", "overloaded", "rate_limited"}
 @dataclass
 class Planned:
     client_vote_id: str
-    option: int
+    option: int  # the single-choice option (question 0), or unused
+    question: int = 0  # index in the run; 0 is sent without `question`, as a v1 client does
+    fields: dict[str, Any] | None = None  # the answer of another kind, e.g. {"ranking": [..]}
+
+    def frame(self) -> dict[str, Any]:
+        if self.question == 0 or self.fields is None:
+            answer: dict[str, Any] = {"option": self.option}
+        else:
+            answer = {"question": self.question, **self.fields}
+        return {"type": "vote", **answer, "client_vote_id": self.client_vote_id}
 
 
 @dataclass
@@ -45,6 +57,7 @@ class Voter:
     errors: dict[str, int] = field(default_factory=dict)
     unexpected: list[dict[str, Any]] = field(default_factory=list)
     last_tally: dict[str, Any] | None = None
+    tallies: dict[int, dict[str, Any]] = field(default_factory=dict)  # qid -> latest tally
     states: list[str] = field(default_factory=list)
     reconnects: int = 0
     closed_votes: int = 0  # refused with poll_closed and given up
@@ -127,8 +140,16 @@ class Voter:
     # ---- frames in -------------------------------------------------------------------------
 
     def _tally(self, frame: dict[str, Any]) -> None:
-        if self.last_tally is None or frame["version"] >= self.last_tally["version"]:
-            self.last_tally = {k: frame[k] for k in ("counts", "total", "version")}
+        qid = int(frame.get("qid", 0))
+        latest = self.tallies.get(qid)
+        if latest is None or frame["version"] >= latest["version"]:
+            self.tallies[qid] = frame
+        if qid == 0 and (self.last_tally is None or frame["version"] >= self.last_tally["version"]):
+            self.last_tally = {k: frame.get(k) for k in ("counts", "total", "version")}
+
+    def accepted_for(self, qid: int) -> list[dict[str, Any]]:
+        """The `vote_accepted` frames of one question, in order."""
+        return [a for a in self.accepted if int(a.get("qid", 0)) == qid]
 
     async def _read(self) -> None:
         assert self._ws is not None
@@ -176,10 +197,23 @@ class Voter:
 
     # ---- voting ----------------------------------------------------------------------------
 
-    def make_plan(self, votes: int, options: int, rng: random.Random) -> None:
-        """`votes` votes, the option changing freely (so participants change their votes)."""
+    def make_plan(
+        self,
+        votes: int,
+        options: int,
+        rng: random.Random,
+        others: list[Any] | None = None,
+    ) -> None:
+        """`votes` answers, changing freely (so participants change them). With `others`
+        (callables `rng -> (question index, answer fields)`), every third answer goes to one of
+        those questions instead of question 0."""
         base = uuid.uuid4().hex[:8]
-        self.plan = [Planned(f"{base}-{i}", rng.randrange(options)) for i in range(votes)]
+        self.plan = []
+        for i in range(votes):
+            planned = Planned(f"{base}-{i}", rng.randrange(options))
+            if others and i % 3 == 2:
+                planned.question, planned.fields = rng.choice(others)(rng)
+            self.plan.append(planned)
 
     async def run(self, window: int, deadline: float) -> None:
         """Cast every planned vote, retrying refused ones, reconnecting when dropped."""
@@ -207,11 +241,7 @@ class Voter:
         try:
             assert self._ws is not None
             for planned in burst:
-                frame = {
-                    "type": "vote",
-                    "option": planned.option,
-                    "client_vote_id": planned.client_vote_id,
-                }
+                frame = planned.frame()
                 self.unknown[planned.client_vote_id] = planned
                 self.sent += 1
                 await self._ws.send(orjson.dumps(frame).decode())

@@ -25,6 +25,7 @@ class Participant:
     accepted: list[dict[str, Any]] = field(default_factory=list)  # vote_accepted frames, in order
     errors: list[dict[str, Any]] = field(default_factory=list)
     last_tally: dict[str, Any] | None = None
+    tallies: dict[int, dict[str, Any]] = field(default_factory=dict)  # qid -> latest tally frame
     tally_frames: int = 0
     states: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
@@ -59,9 +60,22 @@ class Participant:
         self, option: int, client_vote_id: str | None = None, timeout: float = 30
     ) -> dict[str, Any]:
         """Send a vote and wait for its reply: `vote_accepted` or `error`."""
+        return await self.answer({"option": option}, client_vote_id=client_vote_id, timeout=timeout)
+
+    async def answer(
+        self,
+        fields: dict[str, Any],
+        question: int | None = None,
+        client_vote_id: str | None = None,
+        timeout: float = 30,
+    ) -> dict[str, Any]:
+        """Send an answer of any kind (`{"ranking": [2, 0]}`, ...) to `question` (an index;
+        None: the current one) and wait for its reply: `vote_accepted` or `error`."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending.append(future)
-        frame: dict[str, Any] = {"type": "vote", "option": option}
+        frame: dict[str, Any] = {"type": "vote", **fields}
+        if question is not None:
+            frame["question"] = question
         if client_vote_id:
             frame["client_vote_id"] = client_vote_id
         await self.send(frame)
@@ -73,8 +87,12 @@ class Participant:
         await self._ws.send(data)
 
     def _tally(self, frame: dict[str, Any]) -> None:
-        if self.last_tally is None or frame["version"] >= self.last_tally["version"]:
-            self.last_tally = {k: frame[k] for k in ("counts", "total", "version")}
+        qid = frame.get("qid", 0)
+        latest = self.tallies.get(qid)
+        if latest is None or frame["version"] >= latest["version"]:
+            self.tallies[qid] = frame
+        if qid == 0 and (self.last_tally is None or frame["version"] >= self.last_tally["version"]):
+            self.last_tally = {k: frame.get(k) for k in ("counts", "total", "version")}
 
     def _joining(self) -> bool:
         """An error while a join is outstanding (and no vote is) answers the join."""

@@ -13,6 +13,8 @@ import redis.asyncio as aioredis
 
 @dataclass
 class Truth:
+    """Question 0's votes and tally (a first-version poll's only question), every ballot."""
+
     votes: dict[str, dict[str, Any]]  # participant id -> {option, vote_id, seq}
     group_by: list[int]  # counts per option from GROUP BY over votes
     tally: dict[str, Any] | None  # the tallies row
@@ -23,15 +25,17 @@ async def read_truth(database_url: str, poll_id: str, options: int) -> Truth:
     conn = await asyncpg.connect(database_url, timeout=10)
     try:
         rows = await conn.fetch(
-            "SELECT participant_id, option, vote_id, seq FROM votes WHERE poll_id = $1",
+            "SELECT participant_id, option, vote_id, seq FROM votes WHERE poll_id = $1 AND qid = 0",
             UUID(poll_id),
         )
         grouped = await conn.fetch(
-            "SELECT option, count(*) AS n FROM votes WHERE poll_id = $1 GROUP BY option",
+            "SELECT option, count(*) AS n FROM votes WHERE poll_id = $1 AND qid = 0"
+            " GROUP BY option",
             UUID(poll_id),
         )
         tally = await conn.fetchrow(
-            "SELECT counts, total, version, epoch FROM tallies WHERE poll_id = $1", UUID(poll_id)
+            "SELECT counts, total, version, epoch FROM tallies WHERE poll_id = $1 AND qid = 0",
+            UUID(poll_id),
         )
         ballots = await conn.fetch("SELECT vote_id FROM ballots WHERE poll_id = $1", UUID(poll_id))
     finally:
@@ -92,3 +96,65 @@ async def audited_vote_ids(database_url: str, poll_id: str) -> set[str]:
     finally:
         await conn.close()
     return {r["vote_id"] for r in rows}
+
+
+@dataclass
+class QuestionTruth:
+    """One question as stored: its spec, the counted answers, and the worker's aggregate."""
+
+    qid: int
+    spec: Any  # contracts.questions.Question
+    status: str
+    epoch: int
+    answers: dict[str, Any]  # participant id -> contracts.answers answer model
+    tally: dict[str, Any] | None  # tallies.aggregate (the tally dict), None without a row
+    version: int
+
+    def recomputed(self) -> dict[str, Any]:
+        """The aggregate recomputed from the stored answers (invariant 3)."""
+        from contracts.aggregates import recompute
+
+        return dict(recompute(self.spec, self.answers.values()).tally())
+
+
+async def read_questions(database_url: str, poll_id: str) -> dict[int, QuestionTruth]:
+    """Every question of a poll with its stored answers of the current epoch, by qid."""
+    from contracts.answers import ANSWER_ADAPTER
+    from contracts.questions import parse_question
+
+    conn = await asyncpg.connect(database_url, timeout=10)
+    try:
+        questions = await conn.fetch(
+            "SELECT qid, spec, status, epoch FROM questions WHERE poll_id = $1", UUID(poll_id)
+        )
+        votes = await conn.fetch(
+            "SELECT qid, participant_id, answer, epoch FROM votes WHERE poll_id = $1",
+            UUID(poll_id),
+        )
+        tallies = await conn.fetch(
+            "SELECT qid, epoch, aggregate, version FROM tallies WHERE poll_id = $1", UUID(poll_id)
+        )
+    finally:
+        await conn.close()
+    found: dict[int, QuestionTruth] = {}
+    for q in questions:
+        found[q["qid"]] = QuestionTruth(
+            qid=q["qid"],
+            spec=parse_question(json.loads(q["spec"])),
+            status=q["status"],
+            epoch=q["epoch"],
+            answers={},
+            tally=None,
+            version=0,
+        )
+    for v in votes:
+        question = found[v["qid"]]
+        if v["epoch"] == question.epoch:
+            answer = ANSWER_ADAPTER.validate_python(json.loads(v["answer"]))
+            question.answers[str(v["participant_id"])] = answer
+    for t in tallies:
+        question = found[t["qid"]]
+        if t["epoch"] == question.epoch:
+            question.tally = json.loads(t["aggregate"])
+            question.version = t["version"]
+    return found
