@@ -17,7 +17,7 @@ from tests.vote_worker.factories import (
     tally,
     vote,
 )
-from vote_worker.record import record_votes, sync_tally
+from vote_worker.record import record_votes, sync_tallies
 
 
 async def assert_tally_matches_votes(db: asyncpg.Connection, poll_id: uuid.UUID, options: int):
@@ -127,7 +127,7 @@ async def test_invalid_votes_are_rejected_and_not_stored(db: asyncpg.Connection)
     result = await record_votes(db, [bad_option, stale, unknown, good])
     reasons = {r.vote.vote_id: r.reason for r in result.rejected}
     assert reasons == {
-        bad_option.vote_id: "invalid_option",
+        bad_option.vote_id: "invalid_answer",
         stale.vote_id: "stale_epoch",
         unknown.vote_id: "unknown_poll",
     }
@@ -174,24 +174,26 @@ async def test_sync_tally_applies_a_reset_once(db: asyncpg.Connection) -> None:
     version = (await tally(db, poll))["version"]
     await set_poll(db, poll, epoch=1, status="draft")
 
-    snapshot, changed = await sync_tally(db, poll)
-    assert changed
-    assert snapshot is not None
+    (snapshot,), changed = await sync_tallies(db, poll, 0)
+    assert changed == [snapshot]
     assert (snapshot.epoch, snapshot.counts, snapshot.total) == (1, (0, 0, 0), 0)
+    assert snapshot.aggregate == {"kind": "single", "counts": [0, 0, 0], "total": 0}
     assert snapshot.version == version + 1
     assert await stored_options(db, poll) == {}
 
-    again, changed_again = await sync_tally(db, poll)
-    assert not changed_again
-    assert again == snapshot
-    assert await sync_tally(db, uuid.uuid4()) == (None, False)
+    again, changed_again = await sync_tallies(db, poll)
+    assert changed_again == []
+    assert again == [snapshot]
+    assert await sync_tallies(db, uuid.uuid4()) == ([], [])
+    assert await sync_tallies(db, poll, 7) == ([], [])
 
 
 async def test_sync_tally_creates_a_zero_tally(db: asyncpg.Connection) -> None:
     poll = await create_poll(db, options=4, status="draft")
-    snapshot, _ = await sync_tally(db, poll)
-    assert snapshot is not None
-    assert (snapshot.counts, snapshot.total, snapshot.version) == ((0, 0, 0, 0), 0, 0)
+    (snapshot,), _ = await sync_tallies(db, poll, 0)
+    # Its first aggregate is written (version 1) so that readers find the zeros stored.
+    assert (snapshot.counts, snapshot.total, snapshot.version) == ((0, 0, 0, 0), 0, 1)
+    assert (await tally(db, poll))["version"] == 1
 
 
 async def test_version_bumps_once_per_changing_batch(db: asyncpg.Connection) -> None:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from contracts import AuditBatch, AuditEvent, Vote, utcnow
 from contracts.audit import MAX_EVENTS_PER_BATCH
-from vote_worker.record import RecordResult
+from vote_worker.record import RecordResult, RejectedVote
 from vote_worker.settings import SERVICE_NAME
 
 
@@ -43,7 +43,8 @@ def _event(
 
 
 def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
-    """`vote.recorded` per valid vote (new or already stored), `vote.rejected` per rejected one."""
+    """`vote.recorded` per valid vote (new or already stored, with its question and normalised
+    answer), `vote.rejected` per rejected one (with the rule an invalid answer broke)."""
     at = utcnow()
     events = [
         _event(
@@ -51,6 +52,8 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
             vote.vote_id,
             {
                 "vote_id": str(vote.vote_id),
+                "qid": vote.qid,
+                "answer": vote.answer.model_dump(),
                 "option": vote.option,
                 "seq": vote.seq,
                 "epoch": vote.epoch,
@@ -65,7 +68,7 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
         _event(
             "vote.rejected",
             rejected.vote.vote_id,
-            {"vote_id": str(rejected.vote.vote_id), "reason": rejected.reason},
+            _rejection(rejected),
             correlation_id,
             at=at,
             vote=rejected.vote,
@@ -73,6 +76,17 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
         for rejected in result.rejected
     )
     return events
+
+
+def _rejection(rejected: RejectedVote) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "vote_id": str(rejected.vote.vote_id),
+        "qid": rejected.vote.qid,
+        "reason": rejected.reason,
+    }
+    if rejected.rule is not None:
+        data["rule"] = rejected.rule
+    return data
 
 
 def poison_event(reason: str, message_id: str, correlation_id: str) -> AuditEvent:

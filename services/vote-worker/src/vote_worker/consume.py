@@ -3,7 +3,8 @@ with a message.
 
 - `votes`: parsed and handed to the batcher; the flusher acks after the batch is recorded.
 - `participants`: upserted, then acked.
-- `vote-worker.poll-events`: a reset or an open refreshes and publishes the tally, then acked.
+- `vote-worker.poll-events`: a reset, an open or an edit of a question refreshes and publishes
+  its tally (every question's for an event without `qid`), then acked.
 
 The queues are declared by `zephyr_runtime.amqp.declare_topology` at start-up with their exact
 arguments; FastStream only looks them up (`declare=False`, a passive declare) so it can never
@@ -53,12 +54,13 @@ log = logging.getLogger(__name__)
 EVENTS_PREFETCH = 50
 MAX_SEQ = 2**63 - 1  # bigint
 MAX_EPOCH = 2**31 - 1  # integer
-# Poll events after which screens need the tally now (zeros after a reset or an open).
-TALLY_EVENTS = frozenset({"reset", "opened"})
+# Poll events after which screens need the question's tally now (empty after a reset, zeros
+# at a first open, another shape after an edit of a draft).
+TALLY_EVENTS = frozenset({"reset", "opened", "question_edited"})
 # The `step` label of zephyr_vote_worker_flush_retries_total for each queue's retried work.
 STEPS = {PARTICIPANTS_QUEUE: "participant", WORKER_POLL_EVENTS_QUEUE: "poll_event"}
 
-RefreshTally = Callable[[UUID, str], Awaitable[object]]
+RefreshTally = Callable[[UUID, int | None, str], Awaitable[object]]
 
 
 def parse_vote_batch(body: bytes) -> VoteBatch:
@@ -96,7 +98,7 @@ class Consumer:
 
     async def _poll_event(self, event: PollEvent, correlation_id: str) -> None:
         if event.event in TALLY_EVENTS:
-            await self.refresh_tally(event.poll.id, correlation_id)
+            await self.refresh_tally(event.poll.id, event.qid, correlation_id)
 
     async def _apply(
         self,
@@ -199,7 +201,7 @@ def build_broker(settings: Settings, consumer: Consumer) -> RabbitBroker:
             VOTES_QUEUE,
             votes_channel,
             "votes",
-            "contracts.VoteBatch from the gateways; micro-batched, acked after commit.",
+            "contracts.VoteBatch (v1 and v2) from the gateways; micro-batched, acked after commit.",
             Consumer.on_votes,
         ),
         (
@@ -213,7 +215,7 @@ def build_broker(settings: Settings, consumer: Consumer) -> RabbitBroker:
             WORKER_POLL_EVENTS_QUEUE,
             events_channel,
             "vote-worker.poll-events",
-            "contracts.PollEvent from poll-api; resets and opens publish the tally.",
+            "contracts.PollEvent from poll-api; resets, opens and edits publish the tally.",
             Consumer.on_poll_event,
         ),
     ]

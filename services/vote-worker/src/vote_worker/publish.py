@@ -13,8 +13,8 @@ from contracts.topology import (
     tally_routing_key,
 )
 from vote_worker.audit import batches
-from vote_worker.record import TallySnapshot
 from vote_worker.settings import SERVICE_NAME
+from vote_worker.tallies import TallySnapshot
 from zephyr_runtime.amqp import ConfirmedPublisher
 
 

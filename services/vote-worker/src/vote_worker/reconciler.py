@@ -1,37 +1,57 @@
-"""Makes Redis and the screens converge on Postgres.
+"""Makes Postgres's tallies equal their stored answers, and Redis and the screens converge on
+Postgres.
 
-`reconcile_once` (every `reconcile_interval_s`) rewrites missing or older Redis tallies of
-recently active polls: a flush that committed but crashed before writing Redis, a Redis restart,
-a lost key; within one interval the tally is back and republished, so screens converge too.
-`refresh_tally` brings one poll's tally up to its epoch (a reset zeroes it) and publishes it: the
-poll events `reset` and `opened` call it, and so does a pass that finds a reset not yet applied.
+`reconcile_once` (every `reconcile_interval_s`) looks at the tallies of recently active
+questions:
+- a tally behind its question's epoch (a reset whose event has not arrived) is emptied and
+  published (`refresh_tally`), and so is a missing tally of an open question;
+- a tally that has been quiet for `quiet_s` is recounted once from the stored answers of its
+  epoch (`contracts.aggregates.recompute`, what tests/support/truth.py recomputes too); drift is
+  fixed in Postgres at a new version and published;
+- a Redis tally that is missing or older than Postgres's is rewritten and republished: a flush
+  that committed but crashed before writing Redis, a Redis restart, a lost key.
+`refresh_tally` brings a question's tally (or every question's of a poll) up to its epoch and
+publishes it: the poll events `reset`, `opened` and `question_edited` call it.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from uuid import UUID
 
 import asyncpg
 
 from vote_worker.metrics import TALLIES_RECONCILED, counting_db_errors
 from vote_worker.publish import Outbound
-from vote_worker.record import TallySnapshot, sync_tally
+from vote_worker.questions import Key
+from vote_worker.record import sync_tallies
+from vote_worker.tallies import TallySnapshot
 from vote_worker.tally_cache import TallyCache
 
 log = logging.getLogger(__name__)
 
 _ACTIVE_TALLIES = """
-SELECT t.poll_id, t.epoch, t.counts, t.total, t.version, p.epoch AS poll_epoch
+SELECT t.poll_id, t.qid, t.kind, t.epoch, t.counts, t.total, t.version,
+       t.aggregate::text AS aggregate, q.epoch AS question_epoch,
+       md5(t.counters::text || t.aggregate::text || t.kind) AS digest,
+       t.updated_at < now() - make_interval(secs => $3) AS quiet
 FROM tallies t
-JOIN polls p ON p.id = t.poll_id
-WHERE p.status = 'open'
-   OR p.updated_at > now() - make_interval(secs => $1)
+JOIN questions q ON q.poll_id = t.poll_id AND q.qid = t.qid
+WHERE q.status = 'open'
+   OR q.updated_at > now() - make_interval(secs => $1)
    OR t.updated_at > now() - make_interval(secs => $1)
 ORDER BY t.updated_at DESC
 LIMIT $2
+"""
+
+_MISSING_TALLIES = """
+SELECT q.poll_id, q.qid
+FROM questions q
+WHERE q.status = 'open'
+  AND NOT EXISTS (SELECT 1 FROM tallies t WHERE t.poll_id = q.poll_id AND t.qid = q.qid)
+LIMIT $1
 """
 
 
@@ -43,32 +63,72 @@ class Reconciler:
     _: KW_ONLY
     window_s: float
     limit: int = 20_000
+    quiet_s: float = 2.0
+    # Per question, the (version, digest) of the stored tally last recounted and found right.
+    _verified: dict[Key, tuple[int, str]] = field(default_factory=dict)
 
-    async def refresh_tally(self, poll_id: UUID, correlation_id: str) -> TallySnapshot | None:
-        """Bring a poll's tally up to its epoch (a reset zeroes it), then cache and publish it."""
+    async def refresh_tally(
+        self, poll_id: UUID, qid: int | None, correlation_id: str
+    ) -> list[TallySnapshot]:
+        """Bring a question's tally (every question's with `qid` None) up to its epoch (a reset
+        empties it), then cache and publish it even if unchanged, so screens get it now."""
         with counting_db_errors():
             async with self.pool.acquire() as conn:
-                tally, _ = await sync_tally(conn, poll_id)
-        if tally is None:
-            log.info("poll event for unknown poll %s ignored", poll_id)
-            return None
-        await self.cache.write([tally])
-        await self.outbound.tallies([tally], correlation_id)
-        return tally
+                tallies, _ = await sync_tallies(conn, poll_id, qid)
+        if not tallies:
+            log.info("poll event for unknown poll or question %s/%s ignored", poll_id, qid)
+            return []
+        await self.cache.write(tallies)
+        await self.outbound.tallies(tallies, correlation_id)
+        return tallies
+
+    async def recount(self, poll_id: UUID, qid: int, correlation_id: str) -> bool:
+        """Recount a question from its stored answers; True when its tally had drifted (it is
+        fixed at a new version, cached and published)."""
+        with counting_db_errors():
+            async with self.pool.acquire() as conn:
+                _, changed = await sync_tallies(conn, poll_id, qid, recount=True)
+        if changed:
+            log.warning("tally of %s/%s drifted from its answers: recounted", poll_id, qid)
+            await self.cache.write(changed)
+            await self.outbound.tallies(changed, correlation_id)
+            TALLIES_RECONCILED.inc(len(changed))
+        return bool(changed)
 
     async def reconcile_once(self) -> int:
-        """One pass; returns how many Redis tallies were rewritten."""
+        """One pass; returns how many tallies were fixed or rewritten into Redis."""
         with counting_db_errors():
             async with self.pool.acquire() as conn:
-                rows = await conn.fetch(_ACTIVE_TALLIES, self.window_s, self.limit)
+                rows = await conn.fetch(_ACTIVE_TALLIES, self.window_s, self.limit, self.quiet_s)
+                missing = await conn.fetch(_MISSING_TALLIES, self.limit)
         correlation_id = uuid.uuid4().hex
+        fixed = 0
+        for row in missing:
+            await self.refresh_tally(row["poll_id"], row["qid"], correlation_id)
+            fixed += 1
         current: list[TallySnapshot] = []
+        seen: dict[Key, tuple[int, str]] = {}
         for row in rows:
-            if row["epoch"] < row["poll_epoch"]:
-                # A reset whose event has not been applied yet: apply it (zeroes, publishes).
-                await self.refresh_tally(row["poll_id"], correlation_id)
+            key = (row["poll_id"], row["qid"])
+            stamp = (row["version"], row["digest"])
+            if row["epoch"] != row["question_epoch"]:
+                # A reset whose event has not been applied yet: apply it (empties, publishes).
+                await self.refresh_tally(key[0], key[1], correlation_id)
+                fixed += 1
+            elif row["quiet"] and self._verified.get(key) != stamp:
+                if await self.recount(key[0], key[1], correlation_id):
+                    fixed += 1  # verified again on the next pass, at its new version
+                else:
+                    seen[key] = stamp
+                    current.append(TallySnapshot.from_row(row))
             else:
+                if key in self._verified:
+                    seen[key] = self._verified[key]
                 current.append(TallySnapshot.from_row(row))
+        self._verified = seen
+        return fixed + await self._rewrite_redis(current, correlation_id)
+
+    async def _rewrite_redis(self, current: list[TallySnapshot], correlation_id: str) -> int:
         versions = await self.cache.versions(current)
         behind = [
             tally

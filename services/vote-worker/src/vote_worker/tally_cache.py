@@ -1,4 +1,4 @@
-"""The Redis copy of each tally: written only when its version is newer than what is there."""
+"""The Redis copy of each question's tally: written only when its version is newer."""
 
 from __future__ import annotations
 
@@ -7,20 +7,21 @@ from collections.abc import Sequence
 import orjson
 import redis.asyncio as aioredis
 
-from vote_worker.record import TallySnapshot
+from vote_worker.tallies import TallySnapshot
 from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.redis_scripts import RedisScript, ScriptCall, run_pipelined
 
-# KEYS[1] tally hash; ARGV: version, epoch, counts (JSON), total, ttl seconds.
-# Returns 1 when written, 0 when Redis already held this version or a newer one.
+# KEYS[1] tally hash of one question; ARGV: version, epoch, kind, counts (JSON), total,
+# aggregate (JSON), ttl seconds. Returns 1 when written, 0 when Redis already held this version
+# or a newer one.
 WRITE_IF_NEWER = RedisScript("""
 local current = redis.call('HGET', KEYS[1], 'version')
 if current and tonumber(current) >= tonumber(ARGV[1]) then
     return 0
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'epoch', ARGV[2], 'counts', ARGV[3],
-           'total', ARGV[4])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'epoch', ARGV[2], 'kind', ARGV[3],
+           'counts', ARGV[4], 'total', ARGV[5], 'aggregate', ARGV[6])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
 return 1
 """)
 
@@ -31,6 +32,9 @@ class TallyCache:
         self._keys = keys
         self._ttl = ttl_seconds
 
+    def key(self, tally: TallySnapshot) -> str:
+        return self._keys.tally(tally.poll_id, tally.qid)
+
     async def write(self, tallies: Sequence[TallySnapshot]) -> list[bool]:
         """Write each tally if newer, in one round trip; True where Redis took it."""
         if not tallies:
@@ -38,12 +42,14 @@ class TallyCache:
         calls: list[ScriptCall] = [
             (
                 WRITE_IF_NEWER,
-                [self._keys.tally(tally.poll_id)],
+                [self.key(tally)],
                 [
                     tally.version,
                     tally.epoch,
+                    tally.kind,
                     orjson.dumps(list(tally.counts)),
                     tally.total,
+                    orjson.dumps(tally.aggregate),
                     self._ttl,
                 ],
             )
@@ -53,11 +59,11 @@ class TallyCache:
         return [bool(int(r)) for r in results]
 
     async def versions(self, tallies: Sequence[TallySnapshot]) -> list[int | None]:
-        """The version Redis holds for each poll (None when the key is missing)."""
+        """The version Redis holds for each question (None when the key is missing)."""
         if not tallies:
             return []
         async with self._client.pipeline(transaction=False) as pipe:
             for tally in tallies:
-                pipe.hget(self._keys.tally(tally.poll_id), "version")
+                pipe.hget(self.key(tally), "version")
             results = await pipe.execute()
         return [None if r is None else int(r) for r in results]
