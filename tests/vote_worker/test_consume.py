@@ -63,11 +63,11 @@ class Fakes:
     pool: FakePool = field(default_factory=FakePool)
     outbound: FakeOutbound = field(default_factory=FakeOutbound)
     batcher: FakeBatcher = field(default_factory=FakeBatcher)
-    refreshed: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    refreshed: list[tuple[uuid.UUID, int | None, str]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def refresh_tally(self, poll_id: uuid.UUID, correlation_id: str) -> None:
-        self.refreshed.append((poll_id, correlation_id))
+    async def refresh_tally(self, poll_id: uuid.UUID, qid: int | None, correlation_id: str) -> None:
+        self.refreshed.append((poll_id, qid, correlation_id))
 
 
 @pytest.fixture
@@ -244,18 +244,27 @@ VIEW = PollView(
 
 
 @pytest.mark.parametrize(
-    ("event", "refreshes"), [("reset", True), ("opened", True), ("closed", False)]
+    ("event", "qid", "refreshes"),
+    [
+        ("reset", 2, True),
+        ("opened", 1, True),
+        ("question_edited", 3, True),
+        ("reset", None, True),  # no question named: every question of the poll
+        ("closed", 1, False),
+        ("shown", 1, False),
+    ],
 )
-async def test_resets_and_opens_refresh_the_tally_then_every_event_is_acked(
+async def test_resets_opens_and_edits_refresh_the_tally_then_every_event_is_acked(
     broker: TestRabbitBroker,
     fakes: Fakes,
     settled: list[tuple[str, bool | None]],
     event: str,
+    qid: int | None,
     refreshes: bool,
 ) -> None:
-    event_message = poll_event(event, VIEW)
+    event_message = poll_event(event, VIEW, qid)
 
     await send(broker, event_message.model_dump_json().encode(), WORKER_POLL_EVENTS_QUEUE, "cid-6")
 
-    assert fakes.refreshed == ([(VIEW.id, "cid-6")] if refreshes else [])
+    assert fakes.refreshed == ([(VIEW.id, qid, "cid-6")] if refreshes else [])
     assert settled == [("ack", None)]

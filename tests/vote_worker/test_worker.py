@@ -97,6 +97,8 @@ async def test_votes_are_recorded_cached_published_and_audited(
     alice_second = by_vote[str(second.votes[0].vote_id)]
     assert alice_second.data == {
         "vote_id": str(second.votes[0].vote_id),
+        "qid": 0,
+        "answer": {"kind": "single", "option": 2},
         "option": 2,
         "seq": 2,
         "epoch": 0,
@@ -128,7 +130,7 @@ async def test_rejected_votes_are_acked_and_audited(
 
     events = audit_events(await receive_until(audit, rejected))
     rejection = next(e for e in events if e.kind == "vote.rejected")
-    assert rejection.data == {"vote_id": str(bad.vote_id), "reason": "stale_epoch"}
+    assert rejection.data == {"vote_id": str(bad.vote_id), "qid": 0, "reason": "stale_epoch"}
     await eventually(lambda: _counts_are(db, poll, [0, 1]))
     assert await db.fetchval("SELECT count(*) FROM ballots WHERE vote_id = $1", bad.vote_id) == 0
 

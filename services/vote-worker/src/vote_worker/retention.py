@@ -2,8 +2,8 @@
 
 poll-api's retention deletes expired polls; vote-worker owns `participants`, `ballots`, `votes`
 and `tallies` and removes their rows for those polls here (only the owner writes its tables).
-Each batch of polls is one transaction that locks their `tallies` rows first, in id order, like
-the flusher does, so it never deadlocks with a flush.
+Each batch of polls is one transaction that locks their `tallies` rows first (one per question),
+in (poll_id, qid) order like the flusher does, so it never deadlocks with a flush.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ async def delete_orphaned_rows(
             return report
         async with conn.transaction():
             await conn.execute(
-                "SELECT 1 FROM tallies WHERE poll_id = ANY($1::uuid[]) ORDER BY poll_id FOR UPDATE",
+                "SELECT 1 FROM tallies WHERE poll_id = ANY($1::uuid[])"
+                " ORDER BY poll_id, qid FOR UPDATE",
                 polls,
             )
             for table in TABLES:
