@@ -279,9 +279,6 @@ async def test_the_redis_tally_of_each_question_takes_only_a_newer_version(
         second = await redis_client.hgetall(keys.tally(poll, 1))
         assert (first["version"], first["total"], json.loads(first["counts"])) == ("5", "5", [5, 0])
         assert (second["version"], json.loads(second["aggregate"])["total"]) == ("3", 3)
-        assert await cache.versions([_snapshot(poll, 0, 0, 0), _snapshot(poll, 7, 0, 0)]) == [
-            5,
-            None,
-        ]
+        assert await cache.versions([(poll, 0), (poll, 7)]) == [5, None]
     finally:
         await client.aclose()

@@ -25,7 +25,7 @@ import asyncpg
 
 from vote_worker.metrics import TALLIES_RECONCILED, counting_db_errors
 from vote_worker.publish import Outbound
-from vote_worker.questions import Key
+from vote_worker.questions import Key, unzip
 from vote_worker.record import sync_tallies
 from vote_worker.tallies import TallySnapshot
 from vote_worker.tally_cache import TallyCache
@@ -33,8 +33,7 @@ from vote_worker.tally_cache import TallyCache
 log = logging.getLogger(__name__)
 
 _ACTIVE_TALLIES = """
-SELECT t.poll_id, t.qid, t.kind, t.epoch, t.counts, t.total, t.version,
-       t.aggregate::text AS aggregate, q.epoch AS question_epoch,
+SELECT t.poll_id, t.qid, t.epoch, t.version, q.epoch AS question_epoch,
        md5(t.counters::text || t.aggregate::text || t.kind) AS digest,
        t.updated_at < now() - make_interval(secs => $3) AS quiet
 FROM tallies t
@@ -44,6 +43,14 @@ WHERE q.status = 'open'
    OR t.updated_at > now() - make_interval(secs => $1)
 ORDER BY t.updated_at DESC
 LIMIT $2
+"""
+
+_TALLIES = """
+SELECT t.poll_id, t.qid, t.kind, t.epoch, t.counts, t.total, t.version,
+       t.aggregate::text AS aggregate
+FROM tallies t
+JOIN unnest($1::uuid[], $2::smallint[]) AS k(poll_id, qid)
+  ON t.poll_id = k.poll_id AND t.qid = k.qid
 """
 
 _MISSING_TALLIES = """
@@ -106,7 +113,7 @@ class Reconciler:
         for row in missing:
             await self.refresh_tally(row["poll_id"], row["qid"], correlation_id)
             fixed += 1
-        current: list[TallySnapshot] = []
+        current: list[tuple[Key, int]] = []  # (question, version in Postgres)
         seen: dict[Key, tuple[int, str]] = {}
         for row in rows:
             key = (row["poll_id"], row["qid"])
@@ -120,24 +127,30 @@ class Reconciler:
                     fixed += 1  # verified again on the next pass, at its new version
                 else:
                     seen[key] = stamp
-                    current.append(TallySnapshot.from_row(row))
+                    current.append((key, row["version"]))
             else:
                 if key in self._verified:
                     seen[key] = self._verified[key]
-                current.append(TallySnapshot.from_row(row))
+                current.append((key, row["version"]))
         self._verified = seen
         return fixed + await self._rewrite_redis(current, correlation_id)
 
-    async def _rewrite_redis(self, current: list[TallySnapshot], correlation_id: str) -> int:
-        versions = await self.cache.versions(current)
+    async def _rewrite_redis(self, current: list[tuple[Key, int]], correlation_id: str) -> int:
+        versions = await self.cache.versions([key for key, _ in current])
         behind = [
-            tally
-            for tally, version in zip(current, versions, strict=True)
-            if version is None or version < tally.version
+            key
+            for (key, stored), cached in zip(current, versions, strict=True)
+            if cached is None or cached < stored
         ]
-        if behind:
-            await self.cache.write(behind)
-            await self.outbound.tallies(behind, correlation_id)
-            TALLIES_RECONCILED.inc(len(behind))
-            log.info("reconciled %d tallies into redis", len(behind))
-        return len(behind)
+        if not behind:
+            return 0
+        # Only the tallies Redis lacks are read in full.
+        with counting_db_errors():
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch(_TALLIES, *unzip(behind))
+        tallies = [TallySnapshot.from_row(row) for row in rows]
+        await self.cache.write(tallies)
+        await self.outbound.tallies(tallies, correlation_id)
+        TALLIES_RECONCILED.inc(len(tallies))
+        log.info("reconciled %d tallies into redis", len(tallies))
+        return len(tallies)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import orjson
 import redis.asyncio as aioredis
 
+from vote_worker.questions import Key
 from vote_worker.tallies import TallySnapshot
 from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.redis_scripts import RedisScript, ScriptCall, run_pipelined
@@ -58,12 +59,12 @@ class TallyCache:
         results = await run_pipelined(self._client, calls)
         return [bool(int(r)) for r in results]
 
-    async def versions(self, tallies: Sequence[TallySnapshot]) -> list[int | None]:
-        """The version Redis holds for each question (None when the key is missing)."""
-        if not tallies:
+    async def versions(self, questions: Sequence[Key]) -> list[int | None]:
+        """The version Redis holds for each (poll_id, qid) (None when the key is missing)."""
+        if not questions:
             return []
         async with self._client.pipeline(transaction=False) as pipe:
-            for tally in tallies:
-                pipe.hget(self.key(tally), "version")
+            for poll_id, qid in questions:
+                pipe.hget(self._keys.tally(poll_id, qid), "version")
             results = await pipe.execute()
         return [None if r is None else int(r) for r in results]
