@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from contracts import AuditEvent, ParticipantJoined, PollView
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import PARTICIPANTS_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
-from tests.vote_worker.factories import batch, poll_event, vote
+from tests.vote_worker.factories import answer, batch, poll_event, vote
 from vote_worker.consume import Consumer, build_broker
 from vote_worker.flusher import Delivery
 from vote_worker.settings import Settings
@@ -139,6 +139,40 @@ async def test_a_vote_batch_goes_to_the_batcher_unacked(
     assert counter("zephyr_messages_consumed_total", queue=VOTES_QUEUE) == consumed + 1
 
 
+async def test_first_and_second_version_batches_both_reach_the_batcher(
+    broker: TestRabbitBroker, fakes: Fakes, settled: list[tuple[str, bool | None]]
+) -> None:
+    poll, who = uuid.uuid4(), uuid.uuid4()
+    v2 = batch(
+        answer(poll, who, 3, {"kind": "ranking", "ranking": [1, 0]}, seq=4),
+        answer(poll, who, 1, {"kind": "wordcloud", "words": ["tea"]}, seq=5),
+    )
+    v1 = {
+        "batch_id": str(uuid.uuid4()),
+        "gateway_id": "old-gateway",
+        "votes": [
+            {
+                "vote_id": str(uuid.uuid4()),
+                "poll_id": str(poll),
+                "participant_id": str(who),
+                "option": 1,
+                "seq": 6,
+                "epoch": 0,
+                "cast_at": datetime.now(UTC).isoformat(),
+            }
+        ],
+    }
+
+    await send(broker, v2.model_dump_json().encode(), VOTES_QUEUE, "cid-v2")
+    await send(broker, orjson.dumps(v1), VOTES_QUEUE, "cid-v1")
+
+    newer, older = (d.batch for d in fakes.batcher.added)
+    assert newer == v2
+    (old,) = older.votes
+    assert (old.qid, old.option, old.answer.model_dump()) == (0, 1, {"kind": "single", "option": 1})
+    assert settled == []
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -151,8 +185,29 @@ async def test_a_vote_batch_goes_to_the_batcher_unacked(
             batch(vote(uuid.uuid4(), uuid.uuid4(), 0, seq=2**63)).model_dump_json().encode(),
             "invalid_schema: votes.0: seq or epoch out of range",
         ),
+        (
+            orjson.dumps(
+                {
+                    "batch_id": str(uuid.uuid4()),
+                    "gateway_id": "g",
+                    "votes": [
+                        {
+                            "vote_id": str(uuid.uuid4()),
+                            "poll_id": str(uuid.uuid4()),
+                            "participant_id": str(uuid.uuid4()),
+                            "qid": 1,
+                            "answer": {"kind": "guess", "value": 1},
+                            "seq": 1,
+                            "epoch": 0,
+                            "cast_at": datetime.now(UTC).isoformat(),
+                        }
+                    ],
+                }
+            ),
+            "invalid_schema: votes.0.answer",
+        ),
     ],
-    ids=["not-json", "no-votes", "seq-out-of-range"],
+    ids=["not-json", "no-votes", "seq-out-of-range", "unknown-kind"],
 )
 async def test_a_poison_votes_message_is_dead_lettered_and_audited(
     broker: TestRabbitBroker,
