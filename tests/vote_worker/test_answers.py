@@ -5,6 +5,7 @@ of one question leaves the others, drifted counters are recounted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -396,3 +397,41 @@ async def test_random_batches_of_mixed_kinds_equal_a_recomputation(
         await record_votes(db, sent)
     questions = await assert_exact(resources, poll)
     assert all(q.tally is not None and q.tally["total"] > 0 for q in questions.values())
+
+
+async def test_concurrent_writers_of_mixed_kinds_keep_every_aggregate_exact(
+    db: asyncpg.Connection, resources: Resources
+) -> None:
+    """Two connections record overlapping batches (redeliveries included) of one run."""
+    rng = random.Random(99)
+    poll = await create_run(db, RUN)
+    people = [uuid.uuid4() for _ in range(20)]
+
+    def random_batch() -> list:
+        picks = [rng.randrange(len(RUN)) for _ in range(20)]
+        return [
+            answer(poll, rng.choice(people), q, _random_fields(q, rng), s)
+            for q, s in zip(picks, rng.sample(range(1, 1_000_000), len(picks)), strict=True)
+        ]
+
+    batches = [random_batch() for _ in range(30)]
+    batches += [batches[i] for i in range(0, 30, 3)]
+    rng.shuffle(batches)
+
+    async def writer(share: list) -> None:
+        conn = await asyncpg.connect(resources.database_url)
+        try:
+            for sent in share:
+                await record_votes(conn, sent)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(writer(batches[0::2]), writer(batches[1::2]))
+    questions = await assert_exact(resources, poll)
+    for qid, question in questions.items():
+        respondents = await db.fetchval(
+            "SELECT count(DISTINCT participant_id) FROM ballots WHERE poll_id = $1 AND qid = $2",
+            poll,
+            qid,
+        )
+        assert question.tally is not None and question.tally["total"] == respondents
