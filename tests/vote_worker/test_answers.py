@@ -356,6 +356,13 @@ async def test_drifted_or_unreadable_counters_are_recounted(
     )
     await record_votes(db, [answer(poll, bob, RATING, rating(5), seq=3)])
     assert (await aggregate(db, poll, RATING))["sum"] == 8
+    await db.execute(
+        "UPDATE tallies SET counters = '[1, 2]'::jsonb WHERE poll_id = $1 AND qid = $2",
+        poll,
+        RATING,
+    )
+    await record_votes(db, [answer(poll, bob, RATING, rating(1), seq=4)])
+    assert (await aggregate(db, poll, RATING))["sum"] == 4
     await assert_exact(resources, poll)
 
 

@@ -178,7 +178,10 @@ async def recount(conn: asyncpg.Connection, key: Key, question: StoredQuestion) 
     return recompute(question.spec, await counted_answers(conn, key, question))
 
 
-def _from_counters(question: StoredQuestion, stored: dict[str, int]) -> AnyAggregate | None:
+def _from_counters(question: StoredQuestion, stored: object) -> AnyAggregate | None:
+    """The aggregate of stored counters; None when they are not this kind's counters."""
+    if not isinstance(stored, dict):
+        return None
     aggregate = aggregate_for(question.spec)
     try:
         return type(aggregate).from_counters(question.spec, decode_counters(stored))  # type: ignore[arg-type]
