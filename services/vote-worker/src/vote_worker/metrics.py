@@ -40,7 +40,7 @@ MESSAGES_ACKED = Counter(
 DB_ERRORS = Counter("zephyr_vote_worker_db_errors_total", "Failed Postgres operations.")
 TALLIES_RECONCILED = Counter(
     "zephyr_vote_worker_tallies_reconciled_total",
-    "Redis tallies the reconciler found missing or stale and rewrote.",
+    "Tallies the reconciler fixed: recounted after drift, or missing or stale in Redis.",
 )
 DEAD_LETTERS = Gauge(
     "zephyr_vote_worker_dead_letter_messages", "Messages waiting in a dead-letter queue.", ["queue"]
