@@ -1,0 +1,48 @@
+"""The worker's retention with a run of questions: every question's rows of a deleted poll go,
+another poll's stay."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from tests.vote_worker.factories import answer, create_run, single, vote
+from vote_worker.record import record_votes
+from vote_worker.retention import TABLES, delete_orphaned_rows
+
+RUN = [
+    single(2),
+    {"kind": "rating", "prompt": "How good?"},
+    {"kind": "ranking", "prompt": "Order", "options": ["a", "b", "c"]},
+]
+
+
+async def _rows(db: asyncpg.Connection, poll: uuid.UUID) -> dict[str, int]:
+    return {
+        table: await db.fetchval(f"SELECT count(*) FROM {table} WHERE poll_id = $1", poll)  # noqa: S608
+        for table in TABLES
+    }
+
+
+async def test_every_questions_rows_of_a_deleted_poll_are_deleted(db: asyncpg.Connection) -> None:
+    gone, kept = await create_run(db, RUN), await create_run(db, RUN)
+    for poll in (gone, kept):
+        who = uuid.uuid4()
+        await db.execute("INSERT INTO participants VALUES ($1, $2, 'Ann', now(), now())", poll, who)
+        await record_votes(
+            db,
+            [
+                vote(poll, who, 1, seq=1),
+                answer(poll, who, 1, {"kind": "rating", "value": 4}, seq=2),
+                answer(poll, who, 2, {"kind": "ranking", "ranking": [2, 0, 1]}, seq=3),
+            ],
+        )
+    before = await _rows(db, gone)
+    assert before == {"ballots": 3, "votes": 3, "participants": 1, "tallies": 3}
+    await db.execute("DELETE FROM polls WHERE id = $1", gone)  # poll-api's retention
+
+    report = await delete_orphaned_rows(db, batch_size=1)
+    assert report.polls >= 1
+    assert await _rows(db, gone) == dict.fromkeys(TABLES, 0)
+    assert await _rows(db, kept) == before
