@@ -20,7 +20,7 @@ RUN = [
 
 async def _rows(db: asyncpg.Connection, poll: uuid.UUID) -> dict[str, int]:
     return {
-        table: await db.fetchval(f"SELECT count(*) FROM {table} WHERE poll_id = $1", poll)  # noqa: S608
+        table: await db.fetchval(f"SELECT count(*) FROM {table} WHERE poll_id = $1", poll)
         for table in TABLES
     }
 
