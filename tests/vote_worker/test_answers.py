@@ -442,3 +442,27 @@ async def test_concurrent_writers_of_mixed_kinds_keep_every_aggregate_exact(
             qid,
         )
         assert question.tally is not None and question.tally["total"] == respondents
+
+
+async def test_an_edited_draft_changes_its_tally_and_a_deleted_one_loses_it(
+    db: asyncpg.Connection,
+) -> None:
+    poll = await create_run(db, [single(2), single(2)], status="draft")
+    (zeros,), _ = await sync_tallies(db, poll, 1)
+    assert zeros.aggregate == {"kind": "single", "counts": [0, 0], "total": 0}
+    edited = {"kind": "rating", "prompt": "Now a rating", "min": 0, "max": 3}
+    await db.execute(
+        "UPDATE questions SET kind = 'rating', spec = $3::jsonb WHERE poll_id = $1 AND qid = $2",
+        poll,
+        1,
+        json.dumps(edited),
+    )
+    (rating_,), changed = await sync_tallies(db, poll, 1)
+    assert changed == [rating_]
+    assert (rating_.kind, rating_.version) == ("rating", zeros.version + 1)
+    assert rating_.aggregate["counts"] == [0, 0, 0, 0]
+
+    await db.execute("DELETE FROM questions WHERE poll_id = $1 AND qid = $2", poll, 1)
+    assert await sync_tallies(db, poll, 1) == ([], [])
+    assert await tally(db, poll, 1) is None
+    assert await tally(db, poll, 0) is None  # never asked for: never created

@@ -304,6 +304,7 @@ VIEW = PollView(
         ("reset", 2, True),
         ("opened", 1, True),
         ("question_edited", 3, True),
+        ("question_deleted", 3, True),
         ("reset", None, True),  # no question named: every question of the poll
         ("closed", 1, False),
         ("shown", 1, False),

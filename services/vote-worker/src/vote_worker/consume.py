@@ -55,8 +55,9 @@ EVENTS_PREFETCH = 50
 MAX_SEQ = 2**63 - 1  # bigint
 MAX_EPOCH = 2**31 - 1  # integer
 # Poll events after which screens need the question's tally now (empty after a reset, zeros
-# at a first open, another shape after an edit of a draft).
-TALLY_EVENTS = frozenset({"reset", "opened", "question_edited"})
+# at a first open, another shape after an edit of a draft), or after which it goes (a deleted
+# draft's).
+TALLY_EVENTS = frozenset({"reset", "opened", "question_edited", "question_deleted"})
 # The `step` label of zephyr_vote_worker_flush_retries_total for each queue's retried work.
 STEPS = {PARTICIPANTS_QUEUE: "participant", WORKER_POLL_EVENTS_QUEUE: "poll_event"}
 

@@ -77,6 +77,13 @@ LEFT JOIN previous p
 """
 
 
+_DELETE_ORPHAN_TALLY = """
+DELETE FROM tallies t
+WHERE t.poll_id = $1 AND t.qid = $2
+  AND NOT EXISTS (SELECT 1 FROM questions q WHERE q.poll_id = t.poll_id AND q.qid = t.qid)
+"""
+
+
 @dataclass(frozen=True)
 class RejectedVote:
     vote: Vote
@@ -229,12 +236,16 @@ async def sync_tallies(
     """Make sure a question's tally (every question's with `qid` None) exists and matches its
     epoch (emptied if the question was reset), and with `recount`, its stored answers.
 
-    Returns every tally (none for an unknown poll or question) and those this call changed.
+    Returns every tally (none for an unknown poll or question) and those this call changed. The
+    tally row of a question that no longer exists is deleted.
     """
     async with conn.transaction():
         qids = await qids_of(conn, poll_id) if qid is None else [qid]
         if not qids:
             return [], []
         tallies = await lock_tallies(conn, ((poll_id, q) for q in qids), recount_all=recount)
+        if qid is not None and not tallies:
+            # A deleted question (only a draft can be): its tally row, if any, goes too.
+            await conn.execute(_DELETE_ORPHAN_TALLY, poll_id, qid)
         changed = await save_tallies(conn, tallies.values())
         return [t.snapshot() for t in tallies.values()], changed
