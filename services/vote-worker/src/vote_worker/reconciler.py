@@ -5,9 +5,10 @@ Postgres.
 questions:
 - a tally behind its question's epoch (a reset whose event has not arrived) is emptied and
   published (`refresh_tally`), and so is a missing tally of an open question;
-- a tally that has been quiet for `quiet_s` is recounted once from the stored answers of its
-  epoch (`contracts.aggregates.recompute`, what tests/support/truth.py recomputes too); drift is
-  fixed in Postgres at a new version and published;
+- a tally that has been quiet for `quiet_s` is recounted once (at most `recounts_per_pass` a
+  pass) from the stored answers of its epoch (`contracts.aggregates.recompute`, what
+  tests/support/truth.py recomputes too); drift is fixed in Postgres at a new version and
+  published;
 - a Redis tally that is missing or older than Postgres's is rewritten and republished: a flush
   that committed but crashed before writing Redis, a Redis restart, a lost key.
 `refresh_tally` brings a question's tally (or every question's of a poll) up to its epoch and
@@ -71,6 +72,7 @@ class Reconciler:
     window_s: float
     limit: int = 20_000
     quiet_s: float = 2.0
+    recounts_per_pass: int = 100
     # Per question, the (version, digest) of the stored tally last recounted and found right.
     _verified: dict[Key, tuple[int, str]] = field(default_factory=dict)
 
@@ -114,7 +116,8 @@ class Reconciler:
             await self.refresh_tally(row["poll_id"], row["qid"], correlation_id)
             fixed += 1
         current: list[tuple[Key, int]] = []  # (question, version in Postgres)
-        seen: dict[Key, tuple[int, str]] = {}
+        due: list[tuple[Key, tuple[int, str]]] = []  # quiet, not recounted at this stamp
+        verified: dict[Key, tuple[int, str]] = {}
         for row in rows:
             key = (row["poll_id"], row["qid"])
             stamp = (row["version"], row["digest"])
@@ -122,18 +125,21 @@ class Reconciler:
                 # A reset whose event has not been applied yet: apply it (empties, publishes).
                 await self.refresh_tally(key[0], key[1], correlation_id)
                 fixed += 1
-            elif row["quiet"] and self._verified.get(key) != stamp:
-                if await self.recount(key[0], key[1], correlation_id):
-                    fixed += 1  # verified again on the next pass, at its new version
-                else:
-                    seen[key] = stamp
-                    current.append((key, row["version"]))
+                continue
+            current.append((key, row["version"]))
+            if self._verified.get(key) == stamp:
+                verified[key] = stamp
+            elif row["quiet"]:
+                due.append((key, stamp))
+        # Redis first: after a restart many tallies are due a recount, and screens wait for this.
+        fixed += await self._rewrite_redis(current, correlation_id)
+        for key, stamp in due[: self.recounts_per_pass]:
+            if await self.recount(key[0], key[1], correlation_id):
+                fixed += 1  # verified again on a later pass, at its new version
             else:
-                if key in self._verified:
-                    seen[key] = self._verified[key]
-                current.append((key, row["version"]))
-        self._verified = seen
-        return fixed + await self._rewrite_redis(current, correlation_id)
+                verified[key] = stamp
+        self._verified = verified
+        return fixed
 
     async def _rewrite_redis(self, current: list[tuple[Key, int]], correlation_id: str) -> int:
         versions = await self.cache.versions([key for key, _ in current])
