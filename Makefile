@@ -8,7 +8,7 @@ UV := python3 -m uv
 endif
 
 .PHONY: help bootstrap services browser run migrate test lint typecheck unit e2e fault soak \
-	bench bench-quick docs clean
+	bench bench-quick docs audit clean
 
 help:
 	@echo "make run          install, migrate, start the four services (Ctrl-C stops them)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench        full benchmark suite (writes bench/results/*.json)"
 	@echo "make bench-quick  every benchmark scenario, small"
 	@echo "make soak         the fault suite with a long load (ZEPHYR_SOAK=1)"
+	@echo "make audit        vulnerability scan of the locked dependencies (pip-audit)"
 	@echo "make docs         regenerate docs/asyncapi, docs/ws-frames.schema.json, docs/openapi.json"
 
 bootstrap:
@@ -45,6 +46,7 @@ typecheck: bootstrap
 
 test: bootstrap services browser lint typecheck
 	@bash infra/scripts/ensure_prometheus.sh
+	@bash infra/scripts/ensure_actionlint.sh
 	$(UV) run --no-sync pytest
 
 e2e: bootstrap services
@@ -66,6 +68,10 @@ bench: bootstrap services
 
 bench-quick: bootstrap services
 	$(UV) run --no-sync python -m bench.run --quick
+
+# Known vulnerabilities in uv.lock (pip-audit, strict); the audit workflow runs it on PRs and daily.
+audit: bootstrap
+	@UV="$(UV)" bash infra/scripts/audit.sh
 
 # The AsyncAPI, WebSocket frame and OpenAPI documents in docs/, generated from the code.
 docs: bootstrap

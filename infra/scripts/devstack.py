@@ -3,6 +3,7 @@
 `python infra/scripts/devstack.py migrate` applies every service's migrations;
 `python infra/scripts/devstack.py run` also starts the services, prints their URLs and supervises
 them (`supervisor.py`: a service that exits is restarted with back-off; a crash loop is given up).
+With ZEPHYR_MONITORING=1, Prometheus and Alertmanager run beside them (`monitoring.py`).
 Ctrl-C (or SIGTERM) stops all of them with SIGTERM and waits for their graceful shutdown.
 """
 
@@ -15,9 +16,11 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import monitoring
 from supervisor import Supervisor
 
 DATABASE_URL = os.environ.setdefault(
@@ -30,6 +33,7 @@ SERVICES = [  # (package, env prefix, port) in start order
     ("ws_gateway", "WS_GATEWAY_", 8001),
 ]
 MIGRATING = ["poll_api", "vote_worker", "audit_sink"]
+RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
 
 
 def port_of(package: str, prefix: str, default: int) -> int:
@@ -75,6 +79,8 @@ def run() -> None:
     api_port = port_of("poll_api", "POLL_API_", 8000)
     os.environ.setdefault("WS_GATEWAY_POLL_API_URL", f"http://127.0.0.1:{api_port}")
     supervisor = Supervisor()
+    watching = os.environ.get("ZEPHYR_MONITORING", "") in ("1", "true", "yes")
+    extras = monitoring.start(RUN_DIR) if watching else []
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -108,6 +114,7 @@ def run() -> None:
             time.sleep(0.2)
     finally:
         supervisor.stop()
+        monitoring.stop(extras)
 
 
 if __name__ == "__main__":

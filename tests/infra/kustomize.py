@@ -47,6 +47,8 @@ def merge(target: Any, patch: Any) -> Any:
 def pod_spec(doc: Doc) -> Doc | None:
     if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
         return doc["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
     return None
 
 

@@ -191,7 +191,68 @@ def test_production_pins_registry_images() -> None:
     for doc in docs:
         pod = pod_spec(doc)
         for container in (pod or {}).get("containers", []):
+            image = container["image"]
+            # Ours from the registry, pinned; a third-party tool image (the backup's pg_dump)
+            # pinned to an exact version too: never `latest`.
             assert re.fullmatch(
-                r"registry\.example\.org/zephyr/[a-z-]+:\d+\.\d+\.\d+", container["image"]
-            )
+                r"registry\.example\.org/zephyr/[a-z-]+:\d+\.\d+\.\d+", image
+            ) or re.fullmatch(r"postgres:\d+\.\d+-bookworm", image), image
     assert all(d["metadata"].get("namespace") == "zephyr" for d in docs if d["kind"] != "Namespace")
+
+
+def test_rollouts_never_drop_capacity_and_fail_by_a_deadline(
+    rendered: tuple[str, list[Doc]],
+) -> None:
+    _, docs = rendered
+    for name, deployment in by_kind(docs, "Deployment").items():
+        spec = deployment["spec"]
+        assert spec["strategy"]["type"] == "RollingUpdate", name
+        assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+        assert spec["strategy"]["rollingUpdate"]["maxSurge"] >= 1, name
+        assert 60 <= spec["progressDeadlineSeconds"] <= 600, name
+        assert spec["minReadySeconds"] >= 5, name
+
+
+def test_ingress_serves_both_services_over_tls_with_websocket_timeouts(
+    rendered: tuple[str, list[Doc]],
+) -> None:
+    _, docs = rendered
+    ingress = by_kind(docs, "Ingress")["zephyr"]
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["cert-manager.io/cluster-issuer"]
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
+    hosts = {rule["host"]: rule for rule in ingress["spec"]["rules"]}
+    (tls,) = ingress["spec"]["tls"]
+    assert set(tls["hosts"]) == set(hosts) and tls["secretName"]
+    backends = {
+        path["backend"]["service"]["name"]
+        for rule in hosts.values()
+        for path in rule["http"]["paths"]
+    }
+    assert backends == {"poll-api", "ws-gateway"}
+
+
+def test_backup_and_retention_run_on_a_schedule(rendered: tuple[str, list[Doc]]) -> None:
+    _, docs = rendered
+    crons = by_kind(docs, "CronJob")
+    owners = {p.parts[-5] for p in ROOT.glob("services/*/src/*/migrations/versions")}
+    assert set(crons) == {"backup"} | {f"retention-{owner}" for owner in owners}
+    for name, cron in crons.items():
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid", name
+        assert len(cron["spec"]["schedule"].split()) == 5, name
+    backup = pod_spec(crons["backup"])
+    assert backup is not None
+    script = backup["containers"][0]["args"][0]
+    assert "pg_dump -Fc" in script and "pg_restore --list" in script
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in backup["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    assert claims == set(by_kind(docs, "PersistentVolumeClaim"))
+    for owner in owners:
+        pod = pod_spec(crons[f"retention-{owner}"])
+        assert pod is not None
+        (container,) = pod["containers"]
+        assert container["args"] == ["retention"]
+        assert container["image"].split(":")[0].endswith(f"zephyr/{owner}")
