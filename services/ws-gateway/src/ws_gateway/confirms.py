@@ -52,25 +52,23 @@ class Waiting(Protocol):
 
     reply: Reply
     correlation_id: str | None
+    question: int  # the question's index, for `vote_accepted`
 
 
 Accepted = Sequence[tuple[Waiting, Vote]]
 
 
 def refuse(votes: Iterable[Waiting], code: str) -> None:
-    """Answer each vote with an error: `poll_closed`, else `unavailable` (retry in a second)."""
+    """Answer each vote with `unavailable` (retry in a second); `code` labels the metric."""
     for vote in votes:
         metrics.VOTES_REJECTED.labels(code).inc()
-        if code == "poll_closed":
-            vote.reply(error_frame("poll_closed", "the poll is not open for votes"))
-        else:
-            vote.reply(
-                error_frame(
-                    "unavailable",
-                    "the vote could not be recorded; please retry",
-                    retry_after=PUBLISH_RETRY_AFTER,
-                )
+        vote.reply(
+            error_frame(
+                "unavailable",
+                "the vote could not be recorded; please retry",
+                retry_after=PUBLISH_RETRY_AFTER,
             )
+        )
 
 
 def batch_correlation_id(votes: Iterable[Waiting]) -> tuple[str, list[str]]:
@@ -84,6 +82,11 @@ def batch_correlation_id(votes: Iterable[Waiting]) -> tuple[str, list[str]]:
     if len(connections) == 1:
         return connections[0], connections
     return uuid.uuid4().hex, connections[:50]
+
+
+def my_votes_field(participant_id: UUID, qid: int) -> str:
+    """The participant's field of `poll:<id>:myvotes` for one question."""
+    return f"{participant_id}:{qid}"
 
 
 class Confirms:
@@ -160,19 +163,25 @@ class Confirms:
             metrics.VOTES_ACCEPTED.inc()
             pending.reply(
                 VoteAcceptedFrame(
-                    vote_id=vote.vote_id, option=vote.option, client_vote_id=vote.client_vote_id
+                    vote_id=vote.vote_id,
+                    question=pending.question,
+                    qid=vote.qid,
+                    answer=vote.answer,
+                    option=vote.option,
+                    client_vote_id=vote.client_vote_id,
                 )
             )
 
     async def _remember_votes(self, accepted: Accepted) -> None:
-        # Display only (a resumed participant sees their vote): the vote itself is already safe.
+        # Display only (a resumed participant sees their answers): the vote is already safe.
         try:
-            # One HSET per poll; a participant's later vote in the batch overwrites the earlier.
+            # One HSET per poll; a participant's later answer to a question in the batch
+            # overwrites the earlier: "<participant>:<qid>" -> "<epoch>:<answer JSON>".
             by_poll: dict[UUID, dict[Any, Any]] = {}
             for _, vote in accepted:
-                by_poll.setdefault(vote.poll_id, {})[str(vote.participant_id)] = (
-                    f"{vote.epoch}:{vote.option}"
-                )
+                by_poll.setdefault(vote.poll_id, {})[
+                    my_votes_field(vote.participant_id, vote.qid)
+                ] = f"{vote.epoch}:{vote.answer.model_dump_json()}"
             async with self._redis.pipeline(transaction=False) as pipe:
                 for poll_id, mapping in by_poll.items():
                     pipe.hset(self._keys.my_votes(poll_id), mapping=mapping)
