@@ -240,3 +240,23 @@ async def test_a_reset_of_one_question_sends_its_zero_tally_in_its_kind(
             "version": 0,
         }
         assert (await request(ws, {"type": "ping"}))["type"] == "pong"  # question 0: nothing
+
+
+async def test_a_tally_whose_aggregate_does_not_fit_is_not_sent(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view = await seed_two(redis_client, keys)
+    async with client(gateway, view.room_code) as ws, live_publisher(resources) as publish:
+        await join(ws, "Ann")
+        broken = rating_tally(view, [1, 0, 0, 0, 0], 2).model_copy(
+            update={"aggregate": {"kind": "rating", "counts": "many", "mean": 3}}
+        )
+        await publish(broken, tally_routing_key(view.id))
+        await publish(
+            TallyUpdated(poll_id=view.id, qid=0, epoch=0, counts=[0, 1, 0], total=1, version=1),
+            tally_routing_key(view.id),
+        )
+        assert await recv(ws) == single_tally([0, 1, 0], 1)
+        await publish(rating_tally(view, [1, 1, 0, 0, 0], 3), tally_routing_key(view.id))
+        fine = await recv(ws)
+        assert (fine["qid"], fine["version"], fine["mean"]) == (3, 3, "1.50")

@@ -165,9 +165,10 @@ class Fanout:
             if previous.results_hidden(before):
                 # Just revealed: the screens have not seen any tally of it yet.
                 tally = await self._current_tally(view.id, question)
-                if tally is not None:
+                frame = tally_frame(tally, question.index) if tally is not None else None
+                if frame is not None:
                     self._changed.discard((view.id, question.qid))
-                    self._broadcast_tally(view.id, tally_frame(tally, question.index))
+                    self._broadcast_tally(view.id, frame)
 
     async def _current_tally(self, poll_id: UUID, question: QuestionState) -> TallyUpdated | None:
         tally = self.latest_tally(poll_id, question.qid)
@@ -219,6 +220,9 @@ class Fanout:
                 continue
             if entry.results_hidden(question) or tally.epoch < question.epoch:
                 continue
+            frame = tally_frame(tally, question.index)
+            if frame is None:
+                continue
             with tracing.span(
                 "tally broadcast",
                 parent_headers=self._tally_trace.pop((poll_id, qid), {}),
@@ -228,7 +232,7 @@ class Fanout:
                     "zephyr.tally_version": tally.version,
                 },
             ):
-                self._broadcast_tally(poll_id, tally_frame(tally, question.index))
+                self._broadcast_tally(poll_id, frame)
 
     def _broadcast_tally(self, poll_id: UUID, frame: TallyFrame) -> None:
         delivered = fan_out(self.members(poll_id), frame)

@@ -358,4 +358,6 @@ class Session:
                 or latest.version > sent_tally.version
             )
         ):
-            await send(self.ws, tally_frame(latest, question.index))
+            frame = tally_frame(latest, question.index)
+            if frame is not None:
+                await send(self.ws, frame)

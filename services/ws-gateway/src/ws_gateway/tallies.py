@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from pydantic import ValidationError
 
 from contracts import TallyUpdated
 from contracts.frames import TallyFrame, TallyView
@@ -64,29 +65,36 @@ def kind_fields(tally: TallyUpdated) -> dict[str, Any]:
     return fields
 
 
-def tally_view(tally: TallyUpdated, index: int) -> TallyView:
-    return TallyView(
-        question=index,
-        qid=tally.qid,
-        kind=tally.kind,
-        total=tally.total,
-        version=tally.version,
-        **kind_fields(tally),
-    )
+def tally_view(tally: TallyUpdated, index: int) -> TallyView | None:
+    """The tally for `joined`; None when its aggregate does not fit a frame (logged)."""
+    frame = tally_frame(tally, index)
+    if frame is None:
+        return None
+    return TallyView(**{k: getattr(frame, k) for k in frame.model_fields_set if k != "type"})
 
 
-def tally_frame(tally: TallyUpdated, index: int) -> TallyFrame:
-    """A `tally` frame. Every field is set explicitly: `wire` sends the fields that were set,
-    so a frame carries its kind's fields only."""
-    return TallyFrame(
-        type="tally",
-        question=index,
-        qid=tally.qid,
-        kind=tally.kind,
-        total=tally.total,
-        version=tally.version,
-        **kind_fields(tally),
-    )
+def tally_frame(tally: TallyUpdated, index: int) -> TallyFrame | None:
+    """A `tally` frame; None when its aggregate does not fit one (logged, never sent).
+
+    Every field is set explicitly: `wire` sends the fields that were set, so a frame carries
+    its kind's fields only.
+    """
+    try:
+        return TallyFrame(
+            type="tally",
+            question=index,
+            qid=tally.qid,
+            kind=tally.kind,
+            total=tally.total,
+            version=tally.version,
+            **kind_fields(tally),
+        )
+    except ValidationError as exc:
+        log.warning(
+            "tally does not fit a frame",
+            extra={"poll_id": str(tally.poll_id), "qid": tally.qid, "errors": exc.error_count()},
+        )
+        return None
 
 
 def zero_frame(question: QuestionState) -> TallyFrame:
