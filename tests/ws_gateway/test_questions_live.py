@@ -260,3 +260,21 @@ async def test_a_tally_whose_aggregate_does_not_fit_is_not_sent(
         await publish(rating_tally(view, [1, 1, 0, 0, 0], 3), tally_routing_key(view.id))
         fine = await recv(ws)
         assert (fine["qid"], fine["version"], fine["mean"]) == (3, 3, "1.50")
+
+
+async def test_a_change_read_from_redis_at_a_join_reaches_the_other_screens(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view = await seed_two(redis_client, keys)
+    async with client(gateway, view.room_code) as a, client(gateway, view.room_code) as b:
+        await join(a, "Ann")
+        # Question 1 closed and shown; its message has not come (or was missed).
+        closed = changed(changed(view, 3, status=PollStatus.CLOSED), current=1)
+        await write_state(redis_client, keys, closed, 2)
+        joined = await join(b, "Bob")
+        assert joined["current"] == 1
+        assert joined["poll"]["questions"][1]["status"] == "closed"
+        state, skipped = await recv_until(a, "poll_state")
+        assert skipped == []
+        assert state_of(state) == ("closed", False, 0, 1, 1, 3)
+        assert (await request(a, {"type": "ping"}))["type"] == "pong"  # one frame, not more

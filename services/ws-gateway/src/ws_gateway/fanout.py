@@ -53,6 +53,18 @@ def poll_state_frame(view: PollView, question: QuestionState) -> PollStateFrame:
     )
 
 
+def changed_questions(previous: PollEntry | None, current: PollEntry) -> list[QuestionState]:
+    """The questions whose state or place differ from `previous`; else the current one."""
+    shown = current.current
+    if previous is None:
+        return [shown] if shown is not None else []
+    found = [q for q in current.view.questions if previous.by_qid(q.qid) != q]
+    moved = previous.current is None or shown is None or previous.current.qid != shown.qid
+    if shown is not None and (moved or not found) and shown not in found:
+        found.append(shown)
+    return found
+
+
 class Fanout:
     def __init__(
         self,
@@ -143,14 +155,15 @@ class Fanout:
     ) -> None:
         """Tell the poll's screens about a state change: poll_state now, then tallies.
 
-        `poll_state` is about question `qid` (the one the change is about; by default the
-        current one). Then, per question: a reset sends its zero tally, a reveal its tally.
+        `poll_state` is about question `qid`, the one the change is about; without it (a
+        poll-wide change, or a state re-read from Redis) about each question that changed, or
+        the current one. Then, per question: a reset sends its zero tally, a reveal its tally.
         """
         view = current.view
         members = self.members(view.id)
-        about = (current.by_qid(qid) if qid is not None else None) or current.current
-        if about is not None:
-            fan_out(members, poll_state_frame(view, about))
+        about = current.by_qid(qid) if qid is not None else None
+        for question in [about] if about is not None else changed_questions(previous, current):
+            fan_out(members, poll_state_frame(view, question))
         for question in view.questions:
             before = previous.by_qid(question.qid) if previous is not None else None
             if before is None or current.results_hidden(question):

@@ -315,10 +315,14 @@ class Session:
         await ctx.live.acquire(self.poll_id)
         self._holds_live_binding = True
         # Re-read after binding: a change between the connect and the binding is not lost.
+        # Its message may be past already: the screens here hear of it now.
+        previous = ctx.rooms.get(self.poll_id)
         try:
             entry = await ctx.rooms.reload(self.poll_id) or self.entry
         except RedisError:
             entry = self.entry
+        if previous is not None and entry is not previous:
+            await ctx.fanout.announce(previous, entry)
         snap = await take_snapshot(ctx.redis, ctx.keys, ctx.fanout, entry, participant_id)
         token = issue_token(ctx.settings.token_secret, self.poll_id, participant_id, nickname)
         await send(
