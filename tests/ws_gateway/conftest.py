@@ -122,10 +122,12 @@ def run_view(
 
 
 def changed(view: PollView, qid: int | None = None, **updates: Any) -> PollView:
-    """`view` with question `qid` (default: the current one) changed, or `current` moved."""
+    """`view` with question `qid` (default: the current one) changed, `current` moved, or
+    other `questions`."""
     current = updates.pop("current", view.current)
+    questions = updates.pop("questions", view.questions)
     target = view.questions[view.current].qid if qid is None else qid
-    questions = [q.model_copy(update=updates) if q.qid == target else q for q in view.questions]
+    questions = [q.model_copy(update=updates) if q.qid == target else q for q in questions]
     return run_view(
         questions,
         current=current,

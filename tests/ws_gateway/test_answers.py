@@ -297,3 +297,20 @@ async def test_a_first_version_state_hash_is_read_as_its_one_question(
         assert refused["code"] == "poll_closed"
         (vote,) = await reader.wait_for_votes(1)
     assert (vote.qid, vote.epoch, vote.option) == (0, 3, 1)
+
+
+async def test_a_question_added_in_redis_takes_answers_before_the_view_knows(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view = await seed_run(redis_client, keys)
+    async with vote_reader(resources, [view.id]) as reader, client(gateway, view.room_code) as ws:
+        await join(ws, "Ann")
+        assert (await request(ws, {"type": "vote", "question": 4, "value": 1}))[
+            "code"
+        ] == "unknown_question"
+        added = [*view.questions, question(6, {**SPECS[2], "prompt": "Again?"}, index=4)]
+        await write_state(redis_client, keys, changed(view, questions=added), 2)
+        accepted = await request(ws, {"type": "vote", "question": 4, "value": 1})
+        assert (accepted["type"], accepted["qid"]) == ("vote_accepted", 6)
+        (vote,) = await reader.wait_for_votes(1)
+    assert (vote.qid, vote.answer) == (6, RatingAnswer(value=1))

@@ -17,7 +17,8 @@ from contracts.polls import PollStatus, QuestionState
 from ws_gateway.rooms import PollEntry
 from ws_gateway.votes import closed_code, closed_message
 
-CLOSED_CODES = frozenset({"poll_closed", "question_closed"})
+# Refusals that a newer state may lift (a question just opened, or just added).
+STALE_CODES = frozenset({"poll_closed", "question_closed", "unknown_question"})
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from contracts.frames import (
 from contracts.topology import PARTICIPANTS_QUEUE
 from ws_gateway import metrics
 from ws_gateway.audit import SERVICE, publish_audit
-from ws_gateway.ballot import CLOSED_CODES, Ballot, Refused, take_ballot
+from ws_gateway.ballot import STALE_CODES, Ballot, Refused, take_ballot
 from ws_gateway.context import GatewayContext
 from ws_gateway.fanout import poll_state_frame
 from ws_gateway.limits import LocalRate
@@ -189,8 +189,8 @@ class Session:
             return Refused("not_joined", "join the poll before voting")
         entry = self.entry
         ballot = take_ballot(entry, frame)
-        if isinstance(ballot, Refused) and ballot.code in CLOSED_CODES:
-            # The cached view may lag a host's open: Redis is what the accept script reads.
+        if isinstance(ballot, Refused) and ballot.code in STALE_CODES:
+            # The cached view may lag the host: Redis is what the accept script reads.
             fresher = await self.ctx.rooms.read_fresher(self.poll_id, entry.state_version)
             if fresher is not None:
                 ballot = take_ballot(fresher, frame)
