@@ -278,3 +278,22 @@ async def test_a_change_read_from_redis_at_a_join_reaches_the_other_screens(
         assert skipped == []
         assert state_of(state) == ("closed", False, 0, 1, 1, 3)
         assert (await request(a, {"type": "ping"}))["type"] == "pong"  # one frame, not more
+
+
+async def test_a_tally_that_comes_before_its_question_goes_out_with_it(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view = await seed_two(redis_client, keys)
+    fanout = gateway.context.fanout
+    async with client(gateway, view.room_code) as ws, live_publisher(resources) as publish:
+        await join(ws, "Ann")
+        early = TallyUpdated(poll_id=view.id, qid=7, epoch=0, counts=[1, 0, 0], total=1, version=1)
+        await publish(early, tally_routing_key(view.id))
+        await eventually(lambda: fanout.latest_tally(view.id, 7) is not None)
+        added = [*view.questions, question(7, SINGLE, index=2)]
+        await publish(
+            PollStateChanged(poll=changed(view, questions=added), state_version=2, qid=7),
+            state_routing_key(view.id),
+        )
+        assert state_of(await recv(ws)) == ("open", False, 0, 0, 2, 7)
+        assert await recv(ws) == single_tally([1, 0, 0], 1, question=2, qid=7)

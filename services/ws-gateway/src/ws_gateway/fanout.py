@@ -166,9 +166,13 @@ class Fanout:
             fan_out(members, poll_state_frame(view, question))
         for question in view.questions:
             before = previous.by_qid(question.qid) if previous is not None else None
-            if before is None or current.results_hidden(question):
+            if previous is None or current.results_hidden(question):
                 continue
-            assert previous is not None
+            if before is None:
+                # A question new to this view: a tally that came before it goes out now.
+                if self.latest_tally(view.id, question.qid) is not None:
+                    self._changed.add((view.id, question.qid))
+                continue
             if before.epoch != question.epoch:
                 latest = self.latest_tally(view.id, question.qid)
                 if latest is None or latest.epoch < question.epoch:
