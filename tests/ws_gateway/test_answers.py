@@ -18,9 +18,11 @@ from tests.ws_gateway.conftest import (
     client,
     join,
     question,
+    recv,
     request,
     room_code,
     seed_poll,
+    send,
     vote_reader,
     write_state,
 )
@@ -314,3 +316,50 @@ async def test_a_question_added_in_redis_takes_answers_before_the_view_knows(
         assert (accepted["type"], accepted["qid"]) == ("vote_accepted", 6)
         (vote,) = await reader.wait_for_votes(1)
     assert (vote.qid, vote.answer) == (6, RatingAnswer(value=1))
+
+
+QUIZ = {
+    "kind": "quiz",
+    "prompt": "2 + 2?",
+    "options": ["3", "4", "5"],
+    "time_limit_s": 30,
+    "points": 1000,
+    "multiple": False,
+}
+
+
+async def test_a_quiz_answer_locks_until_a_reset(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view, _ = await seed_poll(redis_client, keys, questions=[question(0, QUIZ)])
+    async with vote_reader(resources, [view.id]) as reader:
+        async with client(gateway, view.room_code) as ws, client(gateway, view.room_code) as b:
+            await join(ws, "Ann")
+            await join(b, "Bob")
+            first = await request(ws, {"type": "vote", "option": 1, "client_vote_id": "q-1"})
+            assert first["type"] == "vote_accepted"
+            assert first["answer"] == {"kind": "quiz", "options": [1]}
+            again = await request(ws, {"type": "vote", "option": 2})
+            assert again["code"] == "answer_locked"
+            assert "question 0" in again["message"]
+            # The same answer resent (same client_vote_id) is the same vote: it passes.
+            resent = await request(ws, {"type": "vote", "option": 1, "client_vote_id": "q-1"})
+            assert resent["vote_id"] == first["vote_id"]
+            # A burst: only the first is taken, and the replies keep the votes' order.
+            await send(b, {"type": "vote", "option": 0})
+            await send(b, {"type": "vote", "option": 1})
+            burst = [await recv(b), await recv(b)]
+            assert [f["type"] for f in burst] == ["vote_accepted", "error"]
+            assert burst[1]["code"] == "answer_locked"
+            # A reset (epoch 1) opens the question again: a new answer is taken.
+            reset = changed(view, 0, epoch=1)
+            await write_state(redis_client, keys, reset, 2)
+            fresh = await request(ws, {"type": "vote", "option": 2})
+            assert fresh["type"] == "vote_accepted"
+        votes = await reader.wait_for_votes(4)
+    assert sorted((v.epoch, v.answer.model_dump()["options"][0]) for v in votes) == [
+        (0, 0),
+        (0, 1),
+        (0, 1),
+        (1, 2),
+    ]

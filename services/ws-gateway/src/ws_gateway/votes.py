@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from contracts import Vote, utcnow
 from contracts.answers import Answer, SingleAnswer
-from contracts.frames import ErrorCode
+from contracts.frames import ErrorCode, ErrorFrame
 from ws_gateway import metrics
 from ws_gateway.confirms import Confirms, Reply, refuse
 from ws_gateway.settings import Settings
@@ -41,9 +41,13 @@ log = logging.getLogger(__name__)
 # `seq = max(last + 1, TIME)` for the participant, so seq keeps increasing even after Redis
 # lost the seq hash. A first-version hash (no q-fields) has `status` and `epoch` of its one
 # question, the current one (`current`, default 0).
-# KEYS[1] poll state hash, KEYS[2] per-poll seq hash; ARGV participant id, qid per vote.
-# Returns {seq1, epoch1, seq2, epoch2, ...} with seq -1 for a vote refused because its question
-# is not open; {-2} when the poll's state is not cached.
+# A quiz's first answer locks (the worker counts the first): a vote with a lock id (its vote id)
+# takes the seq hash's field `lock:<participant>:<qid>` = `<epoch>:<vote id>`, and another vote
+# id of the same epoch is refused (the same one again, a resent vote, passes).
+# KEYS[1] poll state hash, KEYS[2] per-poll seq hash; ARGV participant id, qid, lock id ('' for
+# none) per vote. Returns {seq1, epoch1, seq2, epoch2, ...} with seq -1 for a vote refused
+# because its question is not open, -3 because its answer is locked; {-2} when the poll's state
+# is not cached.
 ACCEPT = RedisScript("""
 local poll = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'current')
 if not poll[1] then return {-2} end
@@ -51,7 +55,7 @@ local now = redis.call('TIME')
 local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local questions = {}
 local out = {}
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   local qid = ARGV[i + 1]
   local q = questions[qid]
   if not q then
@@ -63,7 +67,21 @@ for i = 1, #ARGV, 2 do
          epoch = tonumber(f[2] or '0') or 0}
     questions[qid] = q
   end
-  if q.open then
+  local locked = false
+  if q.open and ARGV[i + 2] ~= '' then
+    local field = 'lock:' .. ARGV[i] .. ':' .. qid
+    local epoch = tostring(q.epoch) .. ':'
+    local held = redis.call('HGET', KEYS[2], field)
+    local mine = epoch .. ARGV[i + 2]
+    if held and held ~= mine and string.sub(held, 1, #epoch) == epoch then
+      locked = true
+    else
+      redis.call('HSET', KEYS[2], field, mine)
+    end
+  end
+  if locked then
+    out[#out + 1] = -3
+  elseif q.open then
     local seq = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') + 1
     if clock > seq then seq = clock end
     redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq))
@@ -78,6 +96,8 @@ return out
 
 QUESTION_NOT_OPEN = -1
 STATE_MISSING = -2
+ANSWER_LOCKED = -3
+LOCKING_KINDS = frozenset({"quiz"})
 
 
 class Overloaded(Exception):
@@ -104,19 +124,28 @@ class PendingVote:
     # The connection's correlation id, so a vote's journey can be followed through the logs.
     correlation_id: str | None = None
 
-    def vote_id(self) -> UUID:
-        """uuid5 of the client's id makes a resent vote idempotent; else a fresh one."""
+    vote_id: UUID = field(init=False)
+
+    def __post_init__(self) -> None:
+        # uuid5 of the client's id makes a resent vote idempotent; else a fresh one, kept for
+        # the vote's retries (a quiz's lock holds it).
         if self.client_vote_id:
-            return uuid.uuid5(self.participant_id, self.client_vote_id)
-        return uuid.uuid4()
+            self.vote_id = uuid.uuid5(self.participant_id, self.client_vote_id)
+        else:
+            self.vote_id = uuid.uuid4()
+
+    @property
+    def lock_id(self) -> str:
+        """The vote id for an answer that locks (a quiz's), else ''."""
+        return str(self.vote_id) if self.answer.kind in LOCKING_KINDS else ""
 
 
 async def accept_votes(
     redis: aioredis.Redis, keys: RedisKeys, batch: Sequence[PendingVote]
 ) -> list[Any]:
-    """Per vote `[seq, epoch]`, `[-1, epoch]` (its question not open), `[-2]` (state not
-    cached), or the exception of its poll's call (errors are values, like a pipeline with
-    raise_on_error off)."""
+    """Per vote `[seq, epoch]`, `[-1, epoch]` (its question not open), `[-3, epoch]` (its
+    answer locked), `[-2]` (state not cached), or the exception of its poll's call (errors
+    are values, like a pipeline with raise_on_error off)."""
     groups: dict[UUID, list[int]] = {}
     for index, vote in enumerate(batch):
         groups.setdefault(vote.poll_id, []).append(index)
@@ -124,7 +153,11 @@ async def accept_votes(
         (
             ACCEPT,
             [keys.poll_state(poll_id), keys.vote_seq(poll_id)],
-            [arg for i in indexes for arg in (str(batch[i].participant_id), batch[i].qid)],
+            [
+                arg
+                for i in indexes
+                for arg in (str(batch[i].participant_id), batch[i].qid, batch[i].lock_id)
+            ],
         )
         for poll_id, indexes in groups.items()
     ]
@@ -226,7 +259,7 @@ class VoteBatcher:
             log.warning("accept script failed", extra={"error": repr(exc), "votes": len(batch)})
             refuse(batch, "unavailable")
             return
-        accepted: list[tuple[PendingVote, Vote]] = []
+        outcomes: list[tuple[PendingVote, Vote | ErrorFrame]] = []
         missing: list[PendingVote] = []
         cast_at = utcnow()
         for vote, result in zip(batch, results, strict=True):
@@ -235,17 +268,21 @@ class VoteBatcher:
                 continue
             seq = int(result[0])
             if seq == QUESTION_NOT_OPEN:
-                refuse_closed(vote)
+                outcomes.append((vote, closed_refusal(vote)))
+            elif seq == ANSWER_LOCKED:
+                metrics.VOTES_REJECTED.labels("answer_locked").inc()
+                outcomes.append((vote, error_frame("answer_locked", locked_message(vote.question))))
             elif seq == STATE_MISSING:
                 missing.append(vote)
             else:
-                accepted.append((vote, _vote(vote, seq, int(result[1]), cast_at)))
+                outcomes.append((vote, _vote(vote, seq, int(result[1]), cast_at)))
         if missing:
             task = asyncio.create_task(self._retry_after_refresh(missing))
             self._refreshing.add(task)
             task.add_done_callback(self._refresh_done)
-        if accepted:
-            await self.confirms.submit(accepted)
+        if outcomes:
+            # Refusals wait for the confirm of the votes before them: replies keep vote order.
+            await self.confirms.submit(outcomes)
 
     def _refresh_done(self, task: asyncio.Task[None]) -> None:
         self._refreshing.discard(task)
@@ -269,16 +306,20 @@ class VoteBatcher:
                 refuse(fresh, "unavailable")
 
 
-def refuse_closed(vote: PendingVote) -> None:
+def closed_refusal(vote: PendingVote) -> ErrorFrame:
     """The vote's question is not open (closed, draft, or past its `closes_at`)."""
     code = closed_code(vote.named)
     metrics.VOTES_REJECTED.labels(code).inc()
-    vote.reply(error_frame(code, closed_message(vote.named, vote.question)))
+    return error_frame(code, closed_message(vote.named, vote.question))
 
 
 def closed_code(named: bool) -> ErrorCode:
     """`question_closed` for a vote that named its question, else (version 1) `poll_closed`."""
     return "question_closed" if named else "poll_closed"
+
+
+def locked_message(index: int) -> str:
+    return f"your first answer to question {index} is final"
 
 
 def closed_message(named: bool, index: int) -> str:
@@ -289,7 +330,7 @@ def closed_message(named: bool, index: int) -> str:
 
 def _vote(pending: PendingVote, seq: int, epoch: int, cast_at: Any) -> Vote:
     return Vote(
-        vote_id=pending.vote_id(),
+        vote_id=pending.vote_id,
         poll_id=pending.poll_id,
         participant_id=pending.participant_id,
         qid=pending.qid,
