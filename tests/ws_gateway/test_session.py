@@ -209,3 +209,19 @@ async def test_joins_publish_participant_and_audit_messages(
         ("participant.joined", "ws-gateway", True),
     ]
     assert all(e.client_ip == "127.0.0.1" for b in batches for e in b.events)
+
+
+async def test_an_answer_remembered_by_a_first_version_gateway_is_shown(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys, epoch=1)
+    person = uuid.uuid4()
+    # A gateway of the previous release wrote "<participant>" -> "<epoch>:<option>".
+    await redis_client.hset(keys.my_votes(view.id), str(person), "1:2")
+    token = issue_token(DEV_SECRET, view.id, person, "Old")
+    async with client(gateway, view.room_code) as ws:
+        joined = await join(ws, "Old", resume_token=token)
+    assert joined["my_vote"] == 2
+    assert joined["my_answers"] == [
+        {"question": 0, "qid": 0, "answer": {"kind": "single", "option": 2}}
+    ]
