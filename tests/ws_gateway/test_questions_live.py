@@ -297,3 +297,27 @@ async def test_a_tally_that_comes_before_its_question_goes_out_with_it(
         )
         assert state_of(await recv(ws)) == ("open", False, 0, 0, 2, 7)
         assert await recv(ws) == single_tally([1, 0, 0], 1, question=2, qid=7)
+
+
+async def test_a_resync_after_a_broker_reconnect_reads_every_question_from_redis(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view = await seed_two(redis_client, keys)
+    async with client(gateway, view.room_code) as ws:
+        await join(ws, "Ann")
+        # While the broker was away: question 1 closed, and both questions got answers.
+        await write_state(redis_client, keys, changed(view, 3, status=PollStatus.CLOSED), 2)
+        await write_tally(redis_client, keys, view.id, [0, 2, 0], epoch=0, version=4)
+        await write_tally(
+            redis_client, keys, view.id, [0, 1, 0, 0, 0], epoch=0, version=2, qid=3,
+            kind="rating", aggregate=rating_aggregate([0, 1, 0, 0, 0]),
+        )  # fmt: skip
+        await gateway.context.live.resync()
+        state, _ = await recv_until(ws, "poll_state")
+        assert state_of(state) == ("closed", False, 0, 0, 1, 3)
+        tallies = {}
+        while len(tallies) < 2:
+            frame, _ = await recv_until(ws, "tally")
+            tallies[frame["qid"]] = frame
+        assert tallies[0] == single_tally([0, 2, 0], 4)
+        assert (tallies[3]["question"], tallies[3]["mean"], tallies[3]["version"]) == (1, "2.00", 2)
