@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -363,3 +364,24 @@ async def test_a_quiz_answer_locks_until_a_reset(
         (0, 1),
         (1, 2),
     ]
+
+
+async def test_the_view_refuses_a_question_past_its_closes_at_without_asking_redis(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    now = datetime.now(UTC)
+    questions = [
+        question(0, SPECS[0], closes_at=now - timedelta(seconds=1)),
+        question(1, SPECS[2], index=1, closes_at=now + timedelta(seconds=60)),
+    ]
+    view, _ = await seed_poll(redis_client, keys, questions=questions)
+    # Redis without the deadline: only the view knows it, so a refusal is the view's.
+    await redis_client.hset(keys.poll_state(view.id), "q0:closes_us", "0")
+    async with vote_reader(resources, [view.id]) as reader, client(gateway, view.room_code) as ws:
+        await join(ws, "Ann")
+        assert (await request(ws, {"type": "vote", "option": 0}))["code"] == "poll_closed"
+        named = await request(ws, {"type": "vote", "question": 0, "option": 0})
+        assert named["code"] == "question_closed"
+        assert (await request(ws, {"type": "vote", "question": 1, "value": 3}))["qid"] == 1
+        (vote,) = await reader.wait_for_votes(1)
+    assert vote.qid == 1
