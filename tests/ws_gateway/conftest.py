@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +23,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from contracts import Contract, PollView, VoteBatch
-from contracts.polls import ROOM_CODE_ALPHABET, PollStatus
+from contracts.polls import ROOM_CODE_ALPHABET, PollStatus, QuestionState
+from contracts.questions import PUBLIC_QUESTION_ADAPTER
 from contracts.topology import LIVE_EXCHANGE, VOTES_QUEUE
 from tests.support.isolation import Resources
 from ws_gateway.app import Gateway, running_gateway
@@ -70,6 +72,71 @@ def start_gateway(resources: Resources) -> Callable[..., Any]:
     return start
 
 
+def question(
+    qid: int,
+    spec: dict[str, Any] | None = None,
+    *,
+    index: int | None = None,
+    status: PollStatus = PollStatus.OPEN,
+    epoch: int = 0,
+    revealed: bool = False,
+    closes_at: datetime | None = None,
+) -> QuestionState:
+    """One question of a run (by default a single choice of three options, open)."""
+    spec = spec or {"kind": "single", "prompt": "Which one?", "options": ["a", "b", "c"]}
+    return QuestionState(
+        qid=qid,
+        index=qid if index is None else index,
+        spec=PUBLIC_QUESTION_ADAPTER.validate_python(spec),
+        status=status,
+        revealed=revealed,
+        epoch=epoch,
+        closes_at=closes_at,
+        ever_opened=status is not PollStatus.DRAFT,
+    )
+
+
+def run_view(
+    questions: list[QuestionState],
+    *,
+    current: int = 0,
+    hide_results_until_reveal: bool = False,
+    code: str | None = None,
+    poll_id: UUID | None = None,
+) -> PollView:
+    """A poll's public view as poll-api builds it: the top-level fields mirror `current`."""
+    shown = questions[current]
+    return PollView(
+        id=poll_id or uuid.uuid4(),
+        room_code=code or room_code(),
+        question=shown.spec.prompt,
+        options=list(getattr(shown.spec, "options", [])),
+        status=shown.status,
+        revealed=shown.revealed,
+        epoch=shown.epoch,
+        kind=shown.kind,
+        hide_results_until_reveal=hide_results_until_reveal,
+        current=current,
+        questions=questions,
+    )
+
+
+def changed(view: PollView, qid: int | None = None, **updates: Any) -> PollView:
+    """`view` with question `qid` (default: the current one) changed, `current` moved, or
+    other `questions`."""
+    current = updates.pop("current", view.current)
+    questions = updates.pop("questions", view.questions)
+    target = view.questions[view.current].qid if qid is None else qid
+    questions = [q.model_copy(update=updates) if q.qid == target else q for q in questions]
+    return run_view(
+        questions,
+        current=current,
+        hide_results_until_reveal=view.hide_results_until_reveal,
+        code=view.room_code,
+        poll_id=view.id,
+    )
+
+
 async def seed_poll(
     redis: aioredis.Redis,
     keys: RedisKeys,
@@ -82,17 +149,23 @@ async def seed_poll(
     state_version: int = 1,
     code: str | None = None,
     write_room: bool = True,
+    questions: list[QuestionState] | None = None,
+    current: int = 0,
 ) -> tuple[PollView, int]:
-    """A poll in Redis, in the documented format (as poll-api writes it)."""
-    view = PollView(
-        id=uuid.uuid4(),
-        room_code=code or room_code(),
-        question="Which one?",
-        options=[f"option {i}" for i in range(options)],
-        status=status,
-        revealed=revealed,
-        epoch=epoch,
+    """A poll in Redis, in the documented format (as poll-api writes it): by default a run of
+    one single-choice question with `options` options."""
+    if questions is None:
+        spec = {
+            "kind": "single",
+            "prompt": "Which one?",
+            "options": [f"option {i}" for i in range(options)],
+        }
+        questions = [question(0, spec, status=status, epoch=epoch, revealed=revealed)]
+    view = run_view(
+        questions,
+        current=current,
         hide_results_until_reveal=hide_results_until_reveal,
+        code=code,
     )
     await write_state(redis, keys, view, state_version)
     if write_room:
@@ -100,19 +173,30 @@ async def seed_poll(
     return view, state_version
 
 
+def _micros(at: datetime | None) -> str:
+    return "0" if at is None else str(int(at.timestamp() * 1_000_000))
+
+
 async def write_state(
     redis: aioredis.Redis, keys: RedisKeys, view: PollView, state_version: int
 ) -> None:
-    await redis.hset(
-        keys.poll_state(view.id),
-        mapping={
-            "status": view.status.value,
-            "epoch": str(view.epoch),
-            "revealed": "1" if view.revealed else "0",
-            "state_version": str(state_version),
-            "view": view.model_dump_json(),
-        },
-    )
+    """poll-api's state hash (docs/questions.md): the view, the current question's fields and
+    every question's `q<qid>:status`, `q<qid>:epoch`, `q<qid>:closes_us`."""
+    shown = view.questions[view.current]
+    mapping = {
+        "status": shown.status.value,
+        "epoch": str(shown.epoch),
+        "revealed": "1" if shown.revealed else "0",
+        "current": str(shown.qid),
+        "state_version": str(state_version),
+        "view": view.model_dump_json(),
+    }
+    for q in view.questions:
+        mapping[f"q{q.qid}:status"] = q.status.value
+        mapping[f"q{q.qid}:epoch"] = str(q.epoch)
+        mapping[f"q{q.qid}:closes_us"] = _micros(q.closes_at)
+    await redis.delete(keys.poll_state(view.id))
+    await redis.hset(keys.poll_state(view.id), mapping=mapping)
 
 
 async def write_tally(
@@ -123,14 +207,21 @@ async def write_tally(
     *,
     epoch: int,
     version: int,
+    qid: int = 0,
+    kind: str = "single",
+    aggregate: dict[str, Any] | None = None,
 ) -> None:
+    """vote-worker's tally hash of one question."""
+    aggregate = aggregate or {"kind": kind, "counts": counts, "total": sum(counts)}
     await redis.hset(
-        keys.tally(poll_id),
+        keys.tally(poll_id, qid),
         mapping={
             "version": str(version),
             "epoch": str(epoch),
+            "kind": kind,
             "counts": orjson.dumps(counts).decode(),
-            "total": str(sum(counts)),
+            "total": str(aggregate["total"]),
+            "aggregate": orjson.dumps(aggregate).decode(),
         },
     )
 
@@ -140,6 +231,27 @@ async def poll(redis_client: aioredis.Redis, keys: RedisKeys) -> PollView:
     """An open poll with three options, in Redis as poll-api writes it."""
     view, _ = await seed_poll(redis_client, keys)
     return view
+
+
+def state_of(frame: dict[str, Any]) -> tuple[Any, ...]:
+    """A poll_state frame's (status, revealed, epoch, current, question, qid)."""
+    assert frame["type"] == "poll_state", frame
+    return tuple(frame[k] for k in ("status", "revealed", "epoch", "current", "question", "qid"))
+
+
+def single_tally(
+    counts: list[int], version: int, *, question: int = 0, qid: int = 0
+) -> dict[str, Any]:
+    """A single-choice question's `tally` frame as the gateway sends it."""
+    return {
+        "type": "tally",
+        "question": question,
+        "qid": qid,
+        "kind": "single",
+        "counts": counts,
+        "total": sum(counts),
+        "version": version,
+    }
 
 
 def ws_url(gw: Gateway, code: str) -> str:

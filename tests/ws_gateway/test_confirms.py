@@ -9,6 +9,7 @@ import aio_pika
 import redis.asyncio as aioredis
 
 from contracts import Contract, PollView, VoteBatch
+from contracts.answers import SingleAnswer
 from contracts.base import HEADER_CONTRACT_VERSION, HEADER_CORRELATION_ID, HEADER_OCCURRED_AT
 from contracts.topology import VOTES_QUEUE
 from tests.support.isolation import Resources
@@ -42,14 +43,24 @@ async def test_vote_lands_in_the_votes_queue_before_vote_accepted(
     (vote,) = batch.votes
     participant = uuid.UUID(joined["participant_id"])
     assert vote.participant_id == participant
+    assert vote.qid == 0
+    assert vote.answer == SingleAnswer(option=2)
     assert vote.option == 2
     assert vote.epoch == 4
     assert vote.client_vote_id == "c-1"
     assert vote.vote_id == uuid.uuid5(participant, "c-1")
     assert str(vote.vote_id) == accepted["vote_id"]
-    assert accepted["option"] == 2
-    assert accepted["client_vote_id"] == "c-1"
-    assert await redis_client.hget(keys.my_votes(view.id), str(participant)) == "4:2"
+    assert accepted == {
+        "type": "vote_accepted",
+        "vote_id": str(vote.vote_id),
+        "option": 2,
+        "question": 0,
+        "qid": 0,
+        "answer": {"kind": "single", "option": 2},
+        "client_vote_id": "c-1",
+    }
+    remembered = await redis_client.hget(keys.my_votes(view.id), f"{participant}:0")
+    assert remembered == '4:{"kind":"single","option":2}'
 
 
 class FailingPublisher:

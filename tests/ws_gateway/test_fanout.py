@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import datetime
 
 import redis.asyncio as aioredis
 
@@ -12,6 +14,7 @@ from contracts.topology import state_routing_key, tally_routing_key
 from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.ws_gateway.conftest import (
+    changed,
     client,
     join,
     live_publisher,
@@ -19,6 +22,8 @@ from tests.ws_gateway.conftest import (
     recv_until,
     request,
     seed_poll,
+    single_tally,
+    state_of,
 )
 from ws_gateway.app import Gateway
 from zephyr_runtime.keys import RedisKeys
@@ -59,7 +64,7 @@ async def test_tallies_are_coalesced_latest_version_to_every_participant(
             assert versions == sorted(set(versions))  # never older, never repeated
             assert 99 not in versions
             assert len(frames) < len(messages)  # coalesced, not one frame per message
-            assert frames[-1] == {"type": "tally", "counts": [31, 0, 1], "total": 32, "version": 31}
+            assert frames[-1] == single_tally([31, 0, 1], 31)
             assert (await request(ws, {"type": "ping"}))["type"] == "pong"
 
 
@@ -74,19 +79,17 @@ async def test_poll_state_changes_reach_screens_at_once(
     ):
         await join(a, "Ann")
         await join(b, "Bob")
-        closed = view.model_copy(update={"status": PollStatus.CLOSED})
+        closed = changed(view, status=PollStatus.CLOSED)
         await publish(
             PollStateChanged(poll=closed, state_version=version + 1), state_routing_key(view.id)
         )
         for ws in (a, b):
             state, skipped = await recv_until(ws, "poll_state")
             assert skipped == []
-            assert state == {
-                "type": "poll_state",
-                "status": "closed",
-                "revealed": False,
-                "epoch": 0,
-            }
+            assert state_of(state) == ("closed", False, 0, 0, 0, 0)
+            assert state["spec"] == {**view.questions[0].spec.model_dump(), "kind": "single"}
+            assert state["closes_at"] is None
+            assert abs(datetime.fromisoformat(state["server_time"]).timestamp() - time.time()) < 60
         # The local view knows: refused at once, without a round trip.
         assert (await request(a, {"type": "vote", "option": 0}))["code"] == "poll_closed"
 
@@ -109,14 +112,14 @@ async def test_a_reset_sends_state_then_a_zero_tally(
             tally_routing_key(view.id),
         )
         assert (await recv_until(ws, "tally"))[0]["version"] == 5
-        reset = view.model_copy(update={"status": PollStatus.DRAFT, "epoch": 3})
+        reset = changed(view, status=PollStatus.DRAFT, epoch=3)
         await publish(
             PollStateChanged(poll=reset, state_version=version + 1), state_routing_key(view.id)
         )
         state = await recv(ws)
-        assert state == {"type": "poll_state", "status": "draft", "revealed": False, "epoch": 3}
+        assert state_of(state) == ("draft", False, 3, 0, 0, 0)
         zero = await recv(ws)
-        assert zero == {"type": "tally", "counts": [0, 0, 0, 0], "total": 0, "version": 0}
+        assert zero == single_tally([0, 0, 0, 0], 0)
         # A late tally of the old epoch is ignored; the new epoch's tallies flow.
         await publish(
             TallyUpdated(poll_id=view.id, epoch=2, counts=[9, 0, 0, 0], total=9, version=6),
@@ -127,7 +130,7 @@ async def test_a_reset_sends_state_then_a_zero_tally(
             tally_routing_key(view.id),
         )
         fresh = await recv(ws)
-        assert fresh == {"type": "tally", "counts": [0, 1, 0, 0], "total": 1, "version": 7}
+        assert fresh == single_tally([0, 1, 0, 0], 7)
 
 
 async def test_hidden_results_wait_for_the_reveal(
@@ -145,11 +148,11 @@ async def test_hidden_results_wait_for_the_reveal(
         fanout.flush()  # a flush now must not show the hidden tally
         assert (await request(ws, {"type": "ping"}))["type"] == "pong"
 
-        revealed = view.model_copy(update={"revealed": True, "status": PollStatus.CLOSED})
+        revealed = changed(view, revealed=True, status=PollStatus.CLOSED)
         await publish(
             PollStateChanged(poll=revealed, state_version=version + 1), state_routing_key(view.id)
         )
         state = await recv(ws)
-        assert state == {"type": "poll_state", "status": "closed", "revealed": True, "epoch": 0}
+        assert state_of(state) == ("closed", True, 0, 0, 0, 0)
         tally = await recv(ws)
-        assert tally == {"type": "tally", "counts": [2, 1, 0], "total": 3, "version": 4}
+        assert tally == single_tally([2, 1, 0], 4)

@@ -37,6 +37,9 @@ async def test_join_returns_identity_token_and_poll(
     assert PollView.model_validate(joined["poll"]) == poll
     assert joined["tally"] is None
     assert joined["my_vote"] is None
+    assert joined["my_answers"] == []
+    assert joined["current"] == 0
+    assert joined["server_time"]
     participant_id = uuid.UUID(joined["participant_id"])
     assert joined["resume_token"]
     claimed = await redis_client.hget(keys.nicknames(poll.id), "ann")
@@ -62,8 +65,19 @@ async def test_resume_restores_identity_tally_and_my_vote(
     assert again["type"] == "joined"
     assert again["participant_id"] == first["participant_id"]
     assert again["nickname"] == "Ann"
-    assert again["tally"] == {"counts": [0, 1, 0], "total": 1, "version": 7}
+    assert again["tally"] == {
+        "question": 0,
+        "qid": 0,
+        "kind": "single",
+        "counts": [0, 1, 0],
+        "total": 1,
+        "version": 7,
+    }
     assert again["my_vote"] == 1
+    assert again["current"] == 0
+    assert again["my_answers"] == [
+        {"question": 0, "qid": 0, "answer": {"kind": "single", "option": 1}}
+    ]
     assert await redis_client.hget(keys.nicknames(view.id), "ann") == first["participant_id"]
 
 
@@ -73,13 +87,14 @@ async def test_tally_and_my_vote_of_an_older_epoch_are_not_shown(
     view, _ = await seed_poll(redis_client, keys, epoch=3)
     person = uuid.uuid4()
     await write_tally(redis_client, keys, view.id, [4, 0, 0], epoch=2, version=9)
-    await redis_client.hset(keys.my_votes(view.id), str(person), "2:0")
+    await redis_client.hset(keys.my_votes(view.id), f"{person}:0", '2:{"kind":"single","option":0}')
     token = issue_token(DEV_SECRET, view.id, person, "Bea")
     async with client(gateway, view.room_code) as ws:
         joined = await join(ws, "Bea", resume_token=token)
     assert joined["participant_id"] == str(person)
     assert joined["tally"] is None
     assert joined["my_vote"] is None
+    assert joined["my_answers"] == []
 
 
 async def test_hidden_results_are_not_in_joined(
@@ -138,7 +153,6 @@ async def test_second_join_and_vote_before_join_are_refused(
         ('{"type": "ping", "extra": 1}', "unexpected field 'extra'"),
         ('{"type": "vote", "option": "1"}', "option"),
         ('{"type": "vote", "option": true}', "option"),
-        ('{"type": "vote"}', "missing field 'option'"),
         ('{"type": "dance"}', "unknown frame type"),
         ('{"option": 1}', "'type'"),
         ("[1, 2]", "JSON object"),
@@ -195,3 +209,19 @@ async def test_joins_publish_participant_and_audit_messages(
         ("participant.joined", "ws-gateway", True),
     ]
     assert all(e.client_ip == "127.0.0.1" for b in batches for e in b.events)
+
+
+async def test_an_answer_remembered_by_a_first_version_gateway_is_shown(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    view, _ = await seed_poll(redis_client, keys, epoch=1)
+    person = uuid.uuid4()
+    # A gateway of the previous release wrote "<participant>" -> "<epoch>:<option>".
+    await redis_client.hset(keys.my_votes(view.id), str(person), "1:2")
+    token = issue_token(DEV_SECRET, view.id, person, "Old")
+    async with client(gateway, view.room_code) as ws:
+        joined = await join(ws, "Old", resume_token=token)
+    assert joined["my_vote"] == 2
+    assert joined["my_answers"] == [
+        {"question": 0, "qid": 0, "answer": {"kind": "single", "option": 2}}
+    ]

@@ -13,6 +13,7 @@ from tests.support.isolation import Resources
 from tests.ws_gateway.conftest import (
     GatedPublisher,
     PollApiStub,
+    changed,
     client,
     join,
     recv,
@@ -60,14 +61,18 @@ async def test_seq_increases_per_participant_and_client_ids_are_idempotent(
     assert len({v.vote_id for v in votes}) == 9  # the resent client_vote_id shares its id
 
 
-async def test_invalid_option_and_closed_polls_are_refused(
+async def test_out_of_range_options_and_closed_polls_are_refused(
     gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
+    view, _ = await seed_poll(redis_client, keys)
     draft, _ = await seed_poll(redis_client, keys, status=PollStatus.DRAFT)
-    async with client(gateway, draft.room_code) as ws:
+    async with client(gateway, view.room_code) as ws:
         await join(ws, "Ann")
         out_of_range = await request(ws, {"type": "vote", "option": 3})
-        assert out_of_range["code"] == "invalid_option"
+        assert out_of_range["code"] == "invalid_answer"
+        assert "between 0 and 2" in out_of_range["message"]
+    async with client(gateway, draft.room_code) as ws:
+        await join(ws, "Ann")
         closed = await request(ws, {"type": "vote", "option": 0})
         assert closed["code"] == "poll_closed"
         assert (await request(ws, {"type": "ping"}))["type"] == "pong"
@@ -81,7 +86,7 @@ async def test_poll_closed_once_the_redis_state_says_closed(
         await join(ws, "Ann")
         assert (await request(ws, {"type": "vote", "option": 0}))["type"] == "vote_accepted"
         # poll-api closes the poll: Redis says so before any PollStateChanged arrives.
-        closed = view.model_copy(update={"status": PollStatus.CLOSED})
+        closed = changed(view, status=PollStatus.CLOSED)
         await write_state(redis_client, keys, closed, version + 1)
         refused = await request(ws, {"type": "vote", "option": 1})
         assert refused["type"] == "error"

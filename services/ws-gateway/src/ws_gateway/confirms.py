@@ -1,7 +1,8 @@
 """Accepted votes go out as one confirmed `VoteBatch`; each is answered after the confirm.
 
 A participant hears `vote_accepted` only once the broker has confirmed the batch that holds the
-vote (then the vote is safe in the `votes` queue), `unavailable` when the publish failed.
+vote (then the vote is safe in the `votes` queue), `unavailable` when the publish failed. The
+votes of a flush that the accept script refused are answered with them, in the votes' order.
 
 A confirm takes a round trip to RabbitMQ and a quorum-queue write (milliseconds to tens of
 milliseconds on a busy machine). Waiting for each before accepting the next batch capped a
@@ -26,7 +27,7 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from contracts import Vote, VoteBatch
-from contracts.frames import VoteAcceptedFrame
+from contracts.frames import ErrorFrame, VoteAcceptedFrame
 from contracts.topology import VOTES_QUEUE
 from ws_gateway import metrics
 from ws_gateway.settings import Settings
@@ -52,25 +53,26 @@ class Waiting(Protocol):
 
     reply: Reply
     correlation_id: str | None
+    question: int  # the question's index, for `vote_accepted`
 
 
 Accepted = Sequence[tuple[Waiting, Vote]]
+# A flush's votes in their order: accepted (a Vote to publish) or refused by the accept script
+# (its error frame). Replies go out in this order, after the confirm of the accepted ones.
+Outcomes = Sequence[tuple[Waiting, Vote | ErrorFrame]]
 
 
 def refuse(votes: Iterable[Waiting], code: str) -> None:
-    """Answer each vote with an error: `poll_closed`, else `unavailable` (retry in a second)."""
+    """Answer each vote with `unavailable` (retry in a second); `code` labels the metric."""
     for vote in votes:
         metrics.VOTES_REJECTED.labels(code).inc()
-        if code == "poll_closed":
-            vote.reply(error_frame("poll_closed", "the poll is not open for votes"))
-        else:
-            vote.reply(
-                error_frame(
-                    "unavailable",
-                    "the vote could not be recorded; please retry",
-                    retry_after=PUBLISH_RETRY_AFTER,
-                )
+        vote.reply(
+            error_frame(
+                "unavailable",
+                "the vote could not be recorded; please retry",
+                retry_after=PUBLISH_RETRY_AFTER,
             )
+        )
 
 
 def batch_correlation_id(votes: Iterable[Waiting]) -> tuple[str, list[str]]:
@@ -84,6 +86,11 @@ def batch_correlation_id(votes: Iterable[Waiting]) -> tuple[str, list[str]]:
     if len(connections) == 1:
         return connections[0], connections
     return uuid.uuid4().hex, connections[:50]
+
+
+def my_votes_field(participant_id: UUID, qid: int) -> str:
+    """The participant's field of `poll:<id>:myvotes` for one question."""
+    return f"{participant_id}:{qid}"
 
 
 class Confirms:
@@ -102,19 +109,44 @@ class Confirms:
         """Votes handed over and not yet answered (they count against `max_pending_votes`)."""
         return self._pipeline.votes if self._pipeline is not None else 0
 
-    async def submit(self, accepted: Accepted) -> None:
-        """Publish `accepted`; with depth > 1 only wait for a free slot, not for the confirm."""
+    async def submit(self, outcomes: Outcomes) -> None:
+        """Publish the accepted votes and answer every vote of `outcomes` in order; with
+        depth > 1 only wait for a free slot, not for the confirm."""
         if self._pipeline is not None:
-            await self._pipeline.submit(accepted)
+            await self._pipeline.submit(outcomes)
         else:
-            await self._publish(accepted)
+            await self._publish(outcomes)
 
     async def wait_idle(self) -> None:
         """Until every batch submitted so far has been published and answered."""
         if self._pipeline is not None:
             await self._pipeline.wait_idle()
 
-    async def _publish(self, accepted: Accepted) -> None:
+    async def _publish(self, outcomes: Outcomes) -> None:
+        accepted = [(p, v) for p, v in outcomes if isinstance(v, Vote)]
+        published = bool(accepted) and await self._publish_batch(accepted)
+        if published:
+            await self._remember_votes(accepted)
+        for pending, outcome in outcomes:
+            if isinstance(outcome, ErrorFrame):
+                pending.reply(outcome)
+            elif not published:
+                refuse([pending], "unavailable")
+            else:
+                metrics.VOTES_ACCEPTED.inc()
+                pending.reply(
+                    VoteAcceptedFrame(
+                        vote_id=outcome.vote_id,
+                        question=pending.question,
+                        qid=outcome.qid,
+                        answer=outcome.answer,
+                        option=outcome.option,
+                        client_vote_id=outcome.client_vote_id,
+                    )
+                )
+
+    async def _publish_batch(self, accepted: Accepted) -> bool:
+        """One confirmed VoteBatch; False when the broker did not confirm it."""
         batch = VoteBatch(
             batch_id=uuid.uuid4(), gateway_id=self._gateway_id, votes=[v for _, v in accepted]
         )
@@ -150,29 +182,22 @@ class Confirms:
             log.warning(
                 "vote batch not confirmed", extra={"error": str(exc), "votes": len(accepted)}
             )
-            refuse([p for p, _ in accepted], "unavailable")
-            return
+            return False
         finally:
             correlation_id_var.reset(token)
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
-        await self._remember_votes(accepted)
-        for pending, vote in accepted:
-            metrics.VOTES_ACCEPTED.inc()
-            pending.reply(
-                VoteAcceptedFrame(
-                    vote_id=vote.vote_id, option=vote.option, client_vote_id=vote.client_vote_id
-                )
-            )
+        return True
 
     async def _remember_votes(self, accepted: Accepted) -> None:
-        # Display only (a resumed participant sees their vote): the vote itself is already safe.
+        # Display only (a resumed participant sees their answers): the vote is already safe.
         try:
-            # One HSET per poll; a participant's later vote in the batch overwrites the earlier.
+            # One HSET per poll; a participant's later answer to a question in the batch
+            # overwrites the earlier: "<participant>:<qid>" -> "<epoch>:<answer JSON>".
             by_poll: dict[UUID, dict[Any, Any]] = {}
             for _, vote in accepted:
-                by_poll.setdefault(vote.poll_id, {})[str(vote.participant_id)] = (
-                    f"{vote.epoch}:{vote.option}"
-                )
+                by_poll.setdefault(vote.poll_id, {})[
+                    my_votes_field(vote.participant_id, vote.qid)
+                ] = f"{vote.epoch}:{vote.answer.model_dump_json()}"
             async with self._redis.pipeline(transaction=False) as pipe:
                 for poll_id, mapping in by_poll.items():
                     pipe.hset(self._keys.my_votes(poll_id), mapping=mapping)
@@ -184,44 +209,44 @@ class Confirms:
 class OrderedPipeline:
     """Up to `depth` publishes waiting for their confirms at once, answered in batch order."""
 
-    def __init__(self, depth: int, publish: Callable[[Accepted], Awaitable[None]]) -> None:
+    def __init__(self, depth: int, publish: Callable[[Outcomes], Awaitable[None]]) -> None:
         self._slots = asyncio.Semaphore(depth)
         self._publish = publish
         self._last: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.votes = 0  # votes started and not yet answered
 
-    async def submit(self, accepted: Accepted) -> None:
-        """Start publishing `accepted` (pairs of PendingVote, Vote); waits for a free slot."""
+    async def submit(self, outcomes: Outcomes) -> None:
+        """Start publishing `outcomes` (PendingVote with its Vote or error); waits for a slot."""
         await self._slots.acquire()
         held: list[tuple[Reply, BaseModel]] = []
         answered: set[int] = set()
-        for index, (pending, _vote) in enumerate(accepted):
+        for index, (pending, _outcome) in enumerate(outcomes):
             pending.reply = _holding(pending.reply, held, answered, index)
-        self.votes += len(accepted)
-        task = asyncio.create_task(self._run(accepted, self._last, held, answered))
+        self.votes += len(outcomes)
+        task = asyncio.create_task(self._run(outcomes, self._last, held, answered))
         self._last = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(
         self,
-        accepted: Accepted,
+        outcomes: Outcomes,
         previous: asyncio.Task[None] | None,
         held: list[tuple[Reply, BaseModel]],
         answered: set[int],
     ) -> None:
         try:
-            await self._publish(accepted)
+            await self._publish(outcomes)
         except Exception:
             # Never leave a vote unanswered: whatever went wrong, the rest hear `unavailable`.
             log.exception("vote publish failed")
-            refuse([p for i, (p, _) in enumerate(accepted) if i not in answered], "unavailable")
+            refuse([p for i, (p, _) in enumerate(outcomes) if i not in answered], "unavailable")
         finally:
             self._slots.release()
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        self.votes -= len(accepted)
+        self.votes -= len(outcomes)
         for reply, frame in held:
             reply(frame)
 

@@ -1,25 +1,25 @@
 """Who watches which poll, and what they are sent: coalesced tallies and poll state changes.
 
-Tally messages only replace the latest tally per poll; a flusher broadcasts each changed poll's
-latest tally at most every `tally_interval_ms`, so screens never get one frame per vote.
+Tally messages only replace the latest tally per question (poll, qid); a flusher broadcasts each
+changed question's latest tally at most every `tally_interval_ms`, so screens never get one
+frame per vote. A question's tally is not sent while its results are hidden (`results_hidden`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
 from uuid import UUID
 
-import orjson
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 
-from contracts import PollStateChanged, TallyUpdated
-from contracts.frames import PollStateFrame, TallyFrame, TallyView
+from contracts import PollStateChanged, TallyUpdated, utcnow
+from contracts.frames import PollStateFrame, TallyFrame
+from contracts.polls import PollView, QuestionState
 from ws_gateway import metrics
-from ws_gateway.rooms import PollEntry, RoomDirectory
+from ws_gateway.rooms import PollEntry, RoomDirectory, make_entry
+from ws_gateway.tallies import parse_tally_hash, tally_frame, zero_frame
 from ws_gateway.wire import fan_out
 from zephyr_runtime import tracing
 from zephyr_runtime.keys import RedisKeys
@@ -27,25 +27,7 @@ from zephyr_runtime.keys import RedisKeys
 log = logging.getLogger(__name__)
 
 
-def parse_tally_hash(poll_id: UUID, raw: Mapping[Any, Any]) -> TallyUpdated | None:
-    """vote-worker's tally hash (version, epoch, counts JSON, total); None if absent/unreadable."""
-    if not raw:
-        return None
-    try:
-        return TallyUpdated(
-            poll_id=poll_id,
-            epoch=int(raw["epoch"]),
-            counts=[int(c) for c in orjson.loads(raw["counts"])],
-            total=int(raw["total"]),
-            version=int(raw["version"]),
-        )
-    except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):
-        log.warning("unreadable tally in redis", extra={"poll_id": str(poll_id)})
-        return None
-
-
-def tally_view(tally: TallyUpdated) -> TallyView:
-    return TallyView(counts=tally.counts, total=tally.total, version=tally.version)
+TallyKey = tuple[UUID, int]  # (poll id, qid)
 
 
 def _is_newer(candidate: TallyUpdated, current: TallyUpdated | None) -> bool:
@@ -54,6 +36,33 @@ def _is_newer(candidate: TallyUpdated, current: TallyUpdated | None) -> bool:
         current.epoch,
         current.version,
     )
+
+
+def poll_state_frame(view: PollView, question: QuestionState) -> PollStateFrame:
+    """The state of `question` and which question is current, with the time to count from."""
+    return PollStateFrame(
+        status=question.status,
+        revealed=question.revealed,
+        epoch=question.epoch,
+        current=view.current,
+        question=question.index,
+        qid=question.qid,
+        spec=question.spec,
+        closes_at=question.closes_at,
+        server_time=utcnow(),
+    )
+
+
+def changed_questions(previous: PollEntry | None, current: PollEntry) -> list[QuestionState]:
+    """The questions whose state or place differ from `previous`; else the current one."""
+    shown = current.current
+    if previous is None:
+        return [shown] if shown is not None else []
+    found = [q for q in current.view.questions if previous.by_qid(q.qid) != q]
+    moved = previous.current is None or shown is None or previous.current.qid != shown.qid
+    if shown is not None and (moved or not found) and shown not in found:
+        found.append(shown)
+    return found
 
 
 class Fanout:
@@ -75,10 +84,10 @@ class Fanout:
         self._wait = self._interval
         self._frames_flushed = 0
         self._members: dict[UUID, set[ServerConnection]] = {}
-        self._latest: dict[UUID, TallyUpdated] = {}
+        self._latest: dict[UUID, dict[int, TallyUpdated]] = {}  # poll id -> qid -> tally
         # Trace context of each latest tally's message: its broadcast continues that trace.
-        self._tally_trace: dict[UUID, dict[str, str]] = {}
-        self._changed: set[UUID] = set()
+        self._tally_trace: dict[TallyKey, dict[str, str]] = {}
+        self._changed: set[TallyKey] = set()
         self._task: asyncio.Task[None] | None = None
 
     # ---- membership ----------------------------------------------------------------------
@@ -93,70 +102,102 @@ class Fanout:
         members.discard(ws)
         if not members:
             del self._members[poll_id]
-            self._latest.pop(poll_id, None)
-            self._tally_trace.pop(poll_id, None)
-            self._changed.discard(poll_id)
+            for qid in self._latest.pop(poll_id, {}):
+                self._tally_trace.pop((poll_id, qid), None)
+                self._changed.discard((poll_id, qid))
 
     def members(self, poll_id: UUID) -> set[ServerConnection]:
         return self._members.get(poll_id, set())
 
-    def latest_tally(self, poll_id: UUID) -> TallyUpdated | None:
-        return self._latest.get(poll_id)
+    def latest_tally(self, poll_id: UUID, qid: int = 0) -> TallyUpdated | None:
+        return self._latest.get(poll_id, {}).get(qid)
+
+    def _forget_tally(self, poll_id: UUID, qid: int) -> None:
+        self._latest.get(poll_id, {}).pop(qid, None)
+        self._changed.discard((poll_id, qid))
 
     # ---- incoming live messages ----------------------------------------------------------
 
     def offer_tally(self, tally: TallyUpdated) -> bool:
-        """Keep `tally` if it is the newest seen for its poll; True when it was kept."""
+        """Keep `tally` if it is the newest seen for its question; True when it was kept."""
         entry = self._rooms.get(tally.poll_id)
-        if entry is not None and tally.epoch < entry.view.epoch:
+        question = entry.by_qid(tally.qid) if entry is not None else None
+        if question is not None and tally.epoch < question.epoch:
             return False  # counted before a reset
-        if not _is_newer(tally, self._latest.get(tally.poll_id)):
+        if not _is_newer(tally, self.latest_tally(tally.poll_id, tally.qid)):
             return False
-        self._latest[tally.poll_id] = tally
-        self._tally_trace[tally.poll_id] = tracing.current_trace_headers()
-        self._changed.add(tally.poll_id)
+        key = (tally.poll_id, tally.qid)
+        self._latest.setdefault(tally.poll_id, {})[tally.qid] = tally
+        self._tally_trace[key] = tracing.current_trace_headers()
+        self._changed.add(key)
         return True
 
-    async def on_poll_state(self, message: PollStateChanged) -> None:
-        change = self._rooms.apply(PollEntry(message.poll, message.state_version))
-        if change is not None:
-            await self.announce(change.previous, change.current)
-
-    async def announce(self, previous: PollEntry | None, current: PollEntry) -> None:
-        """Tell the poll's screens about a state change: poll_state now, then tallies."""
-        view = current.view
-        members = self.members(view.id)
-        fan_out(
-            members, PollStateFrame(status=view.status, revealed=view.revealed, epoch=view.epoch)
-        )
-        if current.results_hidden:
+    async def load_tallies(self, poll_id: UUID, qids: list[int]) -> None:
+        """Offer the tallies Redis holds for these questions (at join, after a reconnect)."""
+        if not qids:
             return
-        if previous is not None and previous.view.epoch != view.epoch:
-            latest = self._latest.get(view.id)
-            if latest is None or latest.epoch < view.epoch:
-                self._latest.pop(view.id, None)
-                self._changed.discard(view.id)
-                zero = TallyFrame(counts=[0] * len(view.options), total=0, version=0)
-                self._broadcast_tally(view.id, zero)
-                return
-        if previous is not None and previous.results_hidden:
-            # Just revealed: the screens have not seen any tally yet.
-            tally = await self._current_tally(view.id, view.epoch)
-            if tally is not None:
-                self._changed.discard(view.id)
-                self._broadcast_tally(view.id, TallyFrame(**tally_view(tally).model_dump()))
-
-    async def _current_tally(self, poll_id: UUID, epoch: int) -> TallyUpdated | None:
-        tally = self._latest.get(poll_id)
-        if tally is None:
-            try:
-                raw = await self._redis.hgetall(self._keys.tally(poll_id))
-            except aioredis.RedisError:
-                return None
-            tally = parse_tally_hash(poll_id, raw)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for qid in qids:
+                pipe.hgetall(self._keys.tally(poll_id, qid))
+            raws = await pipe.execute()
+        for qid, raw in zip(qids, raws, strict=True):
+            tally = parse_tally_hash(poll_id, qid, raw or {})
             if tally is not None:
                 self.offer_tally(tally)
-        return tally if tally is not None and tally.epoch == epoch else None
+
+    async def on_poll_state(self, message: PollStateChanged) -> None:
+        change = self._rooms.apply(make_entry(message.poll, message.state_version))
+        if change is not None:
+            await self.announce(change.previous, change.current, message.qid)
+
+    async def announce(
+        self, previous: PollEntry | None, current: PollEntry, qid: int | None = None
+    ) -> None:
+        """Tell the poll's screens about a state change: poll_state now, then tallies.
+
+        `poll_state` is about question `qid`, the one the change is about; without it (a
+        poll-wide change, or a state re-read from Redis) about each question that changed, or
+        the current one. Then, per question: a reset sends its zero tally, a reveal its tally.
+        """
+        view = current.view
+        members = self.members(view.id)
+        about = current.by_qid(qid) if qid is not None else None
+        for question in [about] if about is not None else changed_questions(previous, current):
+            fan_out(members, poll_state_frame(view, question))
+        for question in view.questions:
+            before = previous.by_qid(question.qid) if previous is not None else None
+            if previous is None or current.results_hidden(question):
+                continue
+            if before is None:
+                # A question new to this view: a tally that came before it goes out now.
+                if self.latest_tally(view.id, question.qid) is not None:
+                    self._changed.add((view.id, question.qid))
+                continue
+            if before.epoch != question.epoch:
+                latest = self.latest_tally(view.id, question.qid)
+                if latest is None or latest.epoch < question.epoch:
+                    self._forget_tally(view.id, question.qid)
+                    self._broadcast_tally(view.id, zero_frame(question))
+                    continue
+            if previous.results_hidden(before):
+                # Just revealed: the screens have not seen any tally of it yet.
+                tally = await self._current_tally(view.id, question)
+                frame = tally_frame(tally, question.index) if tally is not None else None
+                if frame is not None:
+                    self._changed.discard((view.id, question.qid))
+                    self._broadcast_tally(view.id, frame)
+
+    async def _current_tally(self, poll_id: UUID, question: QuestionState) -> TallyUpdated | None:
+        tally = self.latest_tally(poll_id, question.qid)
+        if tally is None:
+            try:
+                raw = await self._redis.hgetall(self._keys.tally(poll_id, question.qid))
+            except aioredis.RedisError:
+                return None
+            tally = parse_tally_hash(poll_id, question.qid, raw)
+            if tally is not None:
+                self.offer_tally(tally)
+        return tally if tally is not None and tally.epoch == question.epoch else None
 
     # ---- the coalescing flusher ----------------------------------------------------------
 
@@ -186,21 +227,29 @@ class Fanout:
         return max(self._interval, frames / self._frame_budget)
 
     def flush(self) -> None:
-        """Broadcast the latest tally of every poll that changed since the last flush."""
+        """Broadcast the latest tally of every question that changed since the last flush."""
         changed, self._changed = self._changed, set()
-        for poll_id in changed:
-            tally = self._latest.get(poll_id)
+        for poll_id, qid in changed:
+            tally = self.latest_tally(poll_id, qid)
             entry = self._rooms.get(poll_id)
-            if tally is None or entry is None or entry.results_hidden:
+            question = entry.by_qid(qid) if entry is not None else None
+            if tally is None or entry is None or question is None:
                 continue
-            if tally.epoch < entry.view.epoch:
+            if entry.results_hidden(question) or tally.epoch < question.epoch:
+                continue
+            frame = tally_frame(tally, question.index)
+            if frame is None:
                 continue
             with tracing.span(
                 "tally broadcast",
-                parent_headers=self._tally_trace.pop(poll_id, {}),
-                attributes={"zephyr.poll_id": str(poll_id), "zephyr.tally_version": tally.version},
+                parent_headers=self._tally_trace.pop((poll_id, qid), {}),
+                attributes={
+                    "zephyr.poll_id": str(poll_id),
+                    "zephyr.qid": qid,
+                    "zephyr.tally_version": tally.version,
+                },
             ):
-                self._broadcast_tally(poll_id, TallyFrame(**tally_view(tally).model_dump()))
+                self._broadcast_tally(poll_id, frame)
 
     def _broadcast_tally(self, poll_id: UUID, frame: TallyFrame) -> None:
         delivered = fan_out(self.members(poll_id), frame)

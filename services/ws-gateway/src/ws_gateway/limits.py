@@ -27,7 +27,14 @@ from zephyr_runtime.security_events import SecurityEvents
 
 MAX_BLOCKED = 100_000
 INVALID_INPUT_CODES = frozenset(
-    {"invalid_frame", "invalid_option", "invalid_token", "not_joined", "already_joined"}
+    {
+        "invalid_frame",
+        "invalid_answer",
+        "unknown_question",
+        "invalid_token",
+        "not_joined",
+        "already_joined",
+    }
 )
 
 

@@ -22,7 +22,7 @@ from contracts import PollStateChanged, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import LIVE_EXCHANGE, poll_binding_key
 from ws_gateway import metrics
-from ws_gateway.fanout import Fanout, parse_tally_hash
+from ws_gateway.fanout import Fanout
 from ws_gateway.rooms import RoomDirectory
 from zephyr_runtime import tracing
 from zephyr_runtime.jsonlog import correlation_id_var
@@ -165,10 +165,9 @@ class LiveFeed:
                 current = await self._rooms.reload(poll_id)
                 if current is not None and current is not previous:
                     await self._fanout.announce(previous, current)
-                raw = await self._rooms.redis.hgetall(self._rooms.keys.tally(poll_id))
-                tally = parse_tally_hash(poll_id, raw)
-                if tally is not None:
-                    self._fanout.offer_tally(tally)
+                if current is not None:
+                    qids = [q.qid for q in current.view.questions]
+                    await self._fanout.load_tallies(poll_id, qids)
             except Exception as exc:
                 log.warning(
                     "live resync failed", extra={"poll_id": str(poll_id), "error": repr(exc)}

@@ -1,7 +1,9 @@
 """Room lookup: room code -> poll, from Redis, else poll-api; plus the process's poll cache.
 
 The in-memory cache is kept fresh by `PollStateChanged` messages while the gateway has
-participants of a poll (and therefore a live binding for it); newer `state_version` wins.
+participants of a poll (and therefore a live binding for it); newer `state_version` wins. A poll
+is a run of questions (`view.questions`, `view.current`); a first-version view without them
+reads as the run of its one single-choice question.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import httpx
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
-from contracts.polls import PollStatus, PollView, normalize_room_code
+from contracts.polls import PollStatus, PollView, QuestionState, normalize_room_code
+from contracts.questions import from_shorthand
 from zephyr_runtime.keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -34,16 +37,31 @@ class PollUnavailable(Exception):
 
 @dataclass(frozen=True)
 class PollEntry:
+    """A poll as this gateway knows it: the public view of its run of questions."""
+
     view: PollView
     state_version: int
 
-    @property
-    def is_open(self) -> bool:
-        return self.view.status is PollStatus.OPEN
+    def question_at(self, index: int | None) -> QuestionState | None:
+        """The question at `index` (None: the current one), or None when there is none."""
+        return self.view.question_at(self.view.current if index is None else index)
+
+    def by_qid(self, qid: int) -> QuestionState | None:
+        return self.view.by_qid(qid)
 
     @property
-    def results_hidden(self) -> bool:
-        return self.view.hide_results_until_reveal and not self.view.revealed
+    def current(self) -> QuestionState | None:
+        return self.view.current_question
+
+    def results_hidden(self, question: QuestionState) -> bool:
+        """The host has not released this question's results (invariant 6).
+
+        Hidden until revealed when the poll says so, and a quiz's counts while it is open
+        (they would tell the correct answer before the close).
+        """
+        if self.view.hide_results_until_reveal and not question.revealed:
+            return True
+        return question.kind == "quiz" and question.status is PollStatus.OPEN
 
 
 @dataclass(frozen=True)
@@ -52,33 +70,93 @@ class Change:
     current: PollEntry
 
 
+def _with_questions(view: PollView) -> PollView:
+    """A first-version view (no `questions`) as the run of one single-choice question, qid 0."""
+    if view.questions:
+        return view
+    question = QuestionState(
+        qid=0,
+        index=0,
+        spec=from_shorthand(view.question, view.options),
+        status=view.status,
+        revealed=view.revealed,
+        epoch=view.epoch,
+    )
+    return view.model_copy(update={"questions": [question], "current": 0})
+
+
+def _truthy(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes"}
+
+
+def _apply_fields(view: PollView, raw: Mapping[Any, Any]) -> PollView:
+    """The scalar fields are what the accept script reads: they win over the JSON copy.
+
+    `q<qid>:status` and `q<qid>:epoch` per question; a first-version hash has only `status`,
+    `epoch` and `revealed`, which describe the current question.
+    """
+    current = view.current_question
+    first_version = current is not None and f"q{current.qid}:status" not in raw
+    questions = []
+    for question in view.questions:
+        updates: dict[str, object] = {}
+        if first_version and question is current:
+            if "status" in raw:
+                updates["status"] = PollStatus(raw["status"])
+            if "epoch" in raw:
+                updates["epoch"] = int(raw["epoch"])
+            if "revealed" in raw:
+                updates["revealed"] = _truthy(raw["revealed"])
+        if (status := raw.get(f"q{question.qid}:status")) is not None:
+            updates["status"] = PollStatus(status)
+        if (epoch := raw.get(f"q{question.qid}:epoch")) is not None:
+            updates["epoch"] = int(epoch)
+        questions.append(question.model_copy(update=updates) if updates else question)
+    view = view.model_copy(update={"questions": questions})
+    shown = view.current_question
+    if shown is None:
+        return view
+    # The top-level fields mirror the current question (what a first-version reader sees).
+    return view.model_copy(
+        update={"status": shown.status, "epoch": shown.epoch, "revealed": shown.revealed}
+    )
+
+
+def make_entry(view: PollView, state_version: int) -> PollEntry:
+    """The entry of a view as published or stored (a first-version view gets its question)."""
+    return PollEntry(_with_questions(view), state_version)
+
+
 def parse_state_hash(raw: Mapping[Any, Any]) -> PollEntry | None:
     """The poll state hash written by poll-api; None when absent or unreadable (a cache miss)."""
     view_json = raw.get("view")
     if not view_json:
         return None
     try:
-        view = PollView.model_validate_json(view_json)
-        # The scalar fields are what the accept script reads: they win over the JSON copy.
-        updates: dict[str, object] = {}
-        if "status" in raw:
-            updates["status"] = PollStatus(raw["status"])
-        if "epoch" in raw:
-            updates["epoch"] = int(raw["epoch"])
-        if "revealed" in raw:
-            updates["revealed"] = raw["revealed"].strip().lower() in {"1", "true", "yes"}
+        view = _apply_fields(_with_questions(PollView.model_validate_json(view_json)), raw)
         version = int(raw.get("state_version", "0"))
     except (ValueError, ValidationError):
-        log.warning("unreadable poll state in redis", extra={"fields": sorted(raw)})
+        log.warning("unreadable poll state in redis", extra={"fields": sorted(raw)[:20]})
         return None
-    return PollEntry(view.model_copy(update=updates), version)
+    return PollEntry(view, version)
 
 
 def parse_api_poll(data: object) -> PollEntry:
-    """poll-api's `GET /api/polls/{code}`: the PollView fields, `state_version` and more."""
+    """poll-api's `GET /api/polls/{code}`: the PollView fields, `state_version` and more.
+
+    Only the fields of the view are read, of the poll and of each question: what else
+    poll-api says (counts, results, timestamps) is not the gateway's business.
+    """
     if not isinstance(data, dict):
         raise ValueError("poll-api answered with something that is not an object")
-    view = PollView.model_validate({k: data[k] for k in PollView.model_fields if k in data})
+    fields = {k: data[k] for k in PollView.model_fields if k in data}
+    questions = fields.get("questions")
+    if isinstance(questions, list):
+        fields["questions"] = [
+            {k: q[k] for k in QuestionState.model_fields if k in q} if isinstance(q, dict) else q
+            for q in questions
+        ]
+    view = _with_questions(PollView.model_validate(fields))
     return PollEntry(view, int(data.get("state_version", 0)))
 
 
@@ -155,6 +233,19 @@ class RoomDirectory:
         if entry is not None:
             self.apply(entry)
         return self._polls.get(poll_id)
+
+    async def read_fresher(self, poll_id: UUID, state_version: int) -> PollEntry | None:
+        """Redis's state of the poll if newer than `state_version`, else None.
+
+        For a vote that the cached view refuses: poll-api answers the host once Redis holds the
+        change, and the PollStateChanged that updates this cache may still be on its way. Not
+        applied to the cache: that message does it, and tells the screens.
+        """
+        key = self.keys.poll_state(poll_id)
+        stored = await self.redis.hget(key, "state_version")
+        if stored is None or not str(stored).isdigit() or int(stored) <= state_version:
+            return None
+        return parse_state_hash(await self.redis.hgetall(key))
 
     async def fetch_from_api(self, code: str, correlation_id: str) -> PollEntry:
         """Ask poll-api, which reads Postgres and writes the Redis cache back."""

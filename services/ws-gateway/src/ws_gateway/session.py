@@ -20,19 +20,20 @@ from contracts.frames import (
     JoinedFrame,
     JoinFrame,
     PingFrame,
-    PollStateFrame,
     PongFrame,
-    TallyFrame,
     TallyView,
     VoteFrame,
 )
 from contracts.topology import PARTICIPANTS_QUEUE
 from ws_gateway import metrics
 from ws_gateway.audit import SERVICE, publish_audit
+from ws_gateway.ballot import STALE_CODES, Ballot, Refused, take_ballot
 from ws_gateway.context import GatewayContext
-from ws_gateway.fanout import parse_tally_hash, tally_view
+from ws_gateway.fanout import poll_state_frame
 from ws_gateway.limits import LocalRate
 from ws_gateway.rooms import PollEntry
+from ws_gateway.snapshot import take_snapshot
+from ws_gateway.tallies import tally_frame
 from ws_gateway.tokens import InvalidToken, issue_token, verify_token
 from ws_gateway.votes import BatcherClosed, Overloaded, PendingVote
 from ws_gateway.wire import error_frame, push, send
@@ -137,10 +138,14 @@ class Session:
     # ---- vote ----------------------------------------------------------------------------
 
     async def _vote(self, frame: VoteFrame) -> None:
-        code, message, retry_after = self._check_vote(frame)
-        if code is not None:
-            metrics.VOTES_REJECTED.labels(code).inc()
-            await self._error(code, message, retry_after)
+        try:
+            ballot = await self._ballot(frame)
+        except RedisError as exc:
+            log.warning("vote check failed on redis", extra={"error": repr(exc)})
+            ballot = Refused("unavailable", "the vote could not be checked; retry", RETRY_AFTER)
+        if isinstance(ballot, Refused):
+            metrics.VOTES_REJECTED.labels(ballot.code).inc()
+            await self._error(ballot.code, ballot.message, ballot.retry_after)
             return
         assert self.participant_id is not None
         # Load shedding first; then the limits per participant and per IP (which count it).
@@ -157,7 +162,10 @@ class Session:
             poll_id=self.poll_id,
             room_code=self.entry.view.room_code,
             participant_id=self.participant_id,
-            option=frame.option,
+            qid=ballot.question.qid,
+            question=ballot.question.index,
+            answer=ballot.answer,
+            named=frame.question is not None,
             client_vote_id=frame.client_vote_id,
             reply=self._vote_reply,
             correlation_id=self.correlation_id,
@@ -175,17 +183,22 @@ class Session:
         self._in_flight += 1
         pending.reply = guard.track(pending.reply)  # counted until answered (by the flusher)
 
-    def _check_vote(self, frame: VoteFrame) -> tuple[ErrorCode | None, str, float | None]:
+    async def _ballot(self, frame: VoteFrame) -> Ballot | Refused:
+        """The question and the checked answer, or why not (the accept script decides last)."""
         if self.participant_id is None:
-            return "not_joined", "join the poll before voting", None
-        view = self.entry.view
-        if frame.option >= len(view.options):
-            return "invalid_option", f"option must be 0 to {len(view.options) - 1}", None
-        if not self.entry.is_open:
-            return "poll_closed", "the poll is not open for votes", None
+            return Refused("not_joined", "join the poll before voting")
+        entry = self.entry
+        ballot = take_ballot(entry, frame)
+        if isinstance(ballot, Refused) and ballot.code in STALE_CODES:
+            # The cached view may lag the host: Redis is what the accept script reads.
+            fresher = await self.ctx.rooms.read_fresher(self.poll_id, entry.state_version)
+            if fresher is not None:
+                ballot = take_ballot(fresher, frame)
+        if isinstance(ballot, Refused):
+            return ballot
         if self._in_flight >= self.ctx.settings.max_votes_in_flight_per_connection:
-            return "rate_limited", "too many votes waiting; slow down", RETRY_AFTER
-        return None, "", None
+            return Refused("rate_limited", "too many votes waiting; slow down", RETRY_AFTER)
+        return ballot
 
     def _vote_reply(self, frame: BaseModel) -> None:
         self._in_flight -= 1
@@ -302,11 +315,15 @@ class Session:
         await ctx.live.acquire(self.poll_id)
         self._holds_live_binding = True
         # Re-read after binding: a change between the connect and the binding is not lost.
+        # Its message may be past already: the screens here hear of it now.
+        previous = ctx.rooms.get(self.poll_id)
         try:
             entry = await ctx.rooms.reload(self.poll_id) or self.entry
         except RedisError:
             entry = self.entry
-        tally, my_vote = await self._snapshot(entry, participant_id)
+        if previous is not None and entry is not previous:
+            await ctx.fanout.announce(previous, entry)
+        snap = await take_snapshot(ctx.redis, ctx.keys, ctx.fanout, entry, participant_id)
         token = issue_token(ctx.settings.token_secret, self.poll_id, participant_id, nickname)
         await send(
             self.ws,
@@ -315,51 +332,36 @@ class Session:
                 nickname=nickname,
                 resume_token=token,
                 poll=entry.view,
-                tally=tally,
-                my_vote=my_vote,
+                tally=snap.tally,
+                my_vote=snap.my_vote,
+                current=entry.view.current,
+                my_answers=snap.my_answers,
+                server_time=utcnow(),
             ),
         )
         self.participant_id, self.nickname = participant_id, nickname
         ctx.fanout.add(self.poll_id, self.ws)
-        await self._catch_up(entry, tally)
-
-    async def _snapshot(
-        self, entry: PollEntry, participant_id: UUID
-    ) -> tuple[TallyView | None, int | None]:
-        keys = self.ctx.keys
-        async with self.ctx.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.tally(self.poll_id))
-            pipe.hget(keys.my_votes(self.poll_id), str(participant_id))
-            raw_tally, raw_vote = await pipe.execute()
-        view = entry.view
-        tally = parse_tally_hash(self.poll_id, raw_tally or {})
-        if tally is not None:
-            self.ctx.fanout.offer_tally(tally)
-        tally = self.ctx.fanout.latest_tally(self.poll_id) or tally
-        visible = None
-        if tally is not None and tally.epoch == view.epoch and not entry.results_hidden:
-            visible = tally_view(tally)
-        my_vote = None
-        if raw_vote:
-            epoch, _, option = str(raw_vote).partition(":")
-            if epoch.isdigit() and option.isdigit() and int(epoch) == view.epoch:
-                my_vote = int(option)
-        return visible, my_vote
+        await self._catch_up(entry, snap.tally)
 
     async def _catch_up(self, sent: PollEntry, sent_tally: TallyView | None) -> None:
         """Send what changed while `joined` was being prepared (before we were in the audience)."""
         current = self.entry
+        question = current.current
+        if question is None:
+            return
         if current.state_version > sent.state_version:
-            view = current.view
-            await send(
-                self.ws,
-                PollStateFrame(status=view.status, revealed=view.revealed, epoch=view.epoch),
-            )
-        latest = self.ctx.fanout.latest_tally(self.poll_id)
+            await send(self.ws, poll_state_frame(current.view, question))
+        latest = self.ctx.fanout.latest_tally(self.poll_id, question.qid)
         if (
             latest is not None
-            and latest.epoch == current.view.epoch
-            and not current.results_hidden
-            and (sent_tally is None or latest.version > sent_tally.version)
+            and latest.epoch == question.epoch
+            and not current.results_hidden(question)
+            and (
+                sent_tally is None
+                or sent_tally.qid != question.qid
+                or latest.version > sent_tally.version
+            )
         ):
-            await send(self.ws, TallyFrame(**tally_view(latest).model_dump()))
+            frame = tally_frame(latest, question.index)
+            if frame is not None:
+                await send(self.ws, frame)

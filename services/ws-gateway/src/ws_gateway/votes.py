@@ -23,9 +23,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from contracts import Vote, utcnow
+from contracts.answers import Answer, SingleAnswer
+from contracts.frames import ErrorCode, ErrorFrame
 from ws_gateway import metrics
 from ws_gateway.confirms import Confirms, Reply, refuse
 from ws_gateway.settings import Settings
+from ws_gateway.wire import error_frame
 from zephyr_runtime.amqp import ConfirmedPublisher
 from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.redis_scripts import RedisScript, run_pipelined
@@ -33,29 +36,68 @@ from zephyr_runtime.redis_scripts import RedisScript, run_pipelined
 log = logging.getLogger(__name__)
 
 # The accept step of one poll's votes of a batch, in vote order, decided at one instant (which
-# keeps closing exact): only while the poll's cached status is `open`, and per vote
-# `seq = max(last + 1, Redis TIME in µs)` for the participant, so seq keeps increasing even
-# after Redis lost the seq hash.
-# KEYS[1] poll state hash, KEYS[2] per-poll seq hash; ARGV participant ids, in vote order.
-# Returns {epoch, seq1, seq2, ...}; {-1} when the poll is not open, {-2} when not cached.
+# keeps closing exact). Per vote: only while its question's `q<qid>:status` is `open` and,
+# for a timed question, Redis TIME (µs) is before `q<qid>:closes_us`; then
+# `seq = max(last + 1, TIME)` for the participant, so seq keeps increasing even after Redis
+# lost the seq hash. A first-version hash (no q-fields) has `status` and `epoch` of its one
+# question, the current one (`current`, default 0).
+# A quiz's first answer locks (the worker counts the first): a vote with a lock id (its vote id)
+# takes the seq hash's field `lock:<participant>:<qid>` = `<epoch>:<vote id>`, and another vote
+# id of the same epoch is refused (the same one again, a resent vote, passes).
+# KEYS[1] poll state hash, KEYS[2] per-poll seq hash; ARGV participant id, qid, lock id ('' for
+# none) per vote. Returns {seq1, epoch1, seq2, epoch2, ...} with seq -1 for a vote refused
+# because its question is not open, -3 because its answer is locked; {-2} when the poll's state
+# is not cached.
 ACCEPT = RedisScript("""
-local state = redis.call('HMGET', KEYS[1], 'status', 'epoch')
-if not state[1] then return {-2} end
-if state[1] ~= 'open' then return {-1} end
+local poll = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'current')
+if not poll[1] then return {-2} end
 local now = redis.call('TIME')
 local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local out = {tonumber(state[2] or '0')}
-for i = 1, #ARGV do
-  local seq = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') + 1
-  if clock > seq then seq = clock end
-  redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq))
-  out[i + 1] = seq
+local questions = {}
+local out = {}
+for i = 1, #ARGV, 3 do
+  local qid = ARGV[i + 1]
+  local q = questions[qid]
+  if not q then
+    local f = redis.call('HMGET', KEYS[1], 'q' .. qid .. ':status', 'q' .. qid .. ':epoch',
+      'q' .. qid .. ':closes_us')
+    if not f[1] and qid == (poll[3] or '0') then f = {poll[1], poll[2], '0'} end
+    local closes = tonumber(f[3] or '0') or 0
+    q = {open = f[1] == 'open' and (closes == 0 or clock < closes),
+         epoch = tonumber(f[2] or '0') or 0}
+    questions[qid] = q
+  end
+  local locked = false
+  if q.open and ARGV[i + 2] ~= '' then
+    local field = 'lock:' .. ARGV[i] .. ':' .. qid
+    local epoch = tostring(q.epoch) .. ':'
+    local held = redis.call('HGET', KEYS[2], field)
+    local mine = epoch .. ARGV[i + 2]
+    if held and held ~= mine and string.sub(held, 1, #epoch) == epoch then
+      locked = true
+    else
+      redis.call('HSET', KEYS[2], field, mine)
+    end
+  end
+  if locked then
+    out[#out + 1] = -3
+  elseif q.open then
+    local seq = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') + 1
+    if clock > seq then seq = clock end
+    redis.call('HSET', KEYS[2], ARGV[i], string.format('%d', seq))
+    out[#out + 1] = seq
+  else
+    out[#out + 1] = -1
+  end
+  out[#out + 1] = q.epoch
 end
 return out
 """)
 
-POLL_NOT_OPEN = -1
+QUESTION_NOT_OPEN = -1
 STATE_MISSING = -2
+ANSWER_LOCKED = -3
+LOCKING_KINDS = frozenset({"quiz"})
 
 
 class Overloaded(Exception):
@@ -71,25 +113,39 @@ class PendingVote:
     poll_id: UUID
     room_code: str
     participant_id: UUID
-    option: int
+    qid: int
+    question: int  # the question's index when the vote was taken
+    answer: Answer  # normalised by contracts.answers.validate_answer
     client_vote_id: str | None
     reply: Reply
+    # The vote named its question: a closed one is `question_closed`, else `poll_closed`.
+    named: bool = False
     retried: bool = field(default=False)
     # The connection's correlation id, so a vote's journey can be followed through the logs.
     correlation_id: str | None = None
 
-    def vote_id(self) -> UUID:
-        """uuid5 of the client's id makes a resent vote idempotent; else a fresh one."""
+    vote_id: UUID = field(init=False)
+
+    def __post_init__(self) -> None:
+        # uuid5 of the client's id makes a resent vote idempotent; else a fresh one, kept for
+        # the vote's retries (a quiz's lock holds it).
         if self.client_vote_id:
-            return uuid.uuid5(self.participant_id, self.client_vote_id)
-        return uuid.uuid4()
+            self.vote_id = uuid.uuid5(self.participant_id, self.client_vote_id)
+        else:
+            self.vote_id = uuid.uuid4()
+
+    @property
+    def lock_id(self) -> str:
+        """The vote id for an answer that locks (a quiz's), else ''."""
+        return str(self.vote_id) if self.answer.kind in LOCKING_KINDS else ""
 
 
 async def accept_votes(
     redis: aioredis.Redis, keys: RedisKeys, batch: Sequence[PendingVote]
 ) -> list[Any]:
-    """Per vote `[seq, epoch]`, `[-1]` (poll not open), `[-2]` (state not cached), or the
-    exception of its poll's call (errors are values, like a pipeline with raise_on_error off)."""
+    """Per vote `[seq, epoch]`, `[-1, epoch]` (its question not open), `[-3, epoch]` (its
+    answer locked), `[-2]` (state not cached), or the exception of its poll's call (errors
+    are values, like a pipeline with raise_on_error off)."""
     groups: dict[UUID, list[int]] = {}
     for index, vote in enumerate(batch):
         groups.setdefault(vote.poll_id, []).append(index)
@@ -97,7 +153,11 @@ async def accept_votes(
         (
             ACCEPT,
             [keys.poll_state(poll_id), keys.vote_seq(poll_id)],
-            [str(batch[i].participant_id) for i in indexes],
+            [
+                arg
+                for i in indexes
+                for arg in (str(batch[i].participant_id), batch[i].qid, batch[i].lock_id)
+            ],
         )
         for poll_id, indexes in groups.items()
     ]
@@ -108,13 +168,13 @@ async def accept_votes(
             for i in indexes:
                 results[i] = reply
             continue
-        code_or_epoch = int(reply[0])
-        if code_or_epoch < 0 or len(reply) == 1:
+        if len(reply) != 2 * len(indexes):
+            missing = len(reply) == 1 and int(reply[0]) == STATE_MISSING
             for i in indexes:
-                results[i] = [code_or_epoch]
+                results[i] = [STATE_MISSING] if missing else RuntimeError(f"accept: {reply!r}")
             continue
-        for i, seq in zip(indexes, reply[1:], strict=True):
-            results[i] = [int(seq), code_or_epoch]
+        for n, i in enumerate(indexes):
+            results[i] = [int(reply[2 * n]), int(reply[2 * n + 1])]
     return results
 
 
@@ -199,7 +259,7 @@ class VoteBatcher:
             log.warning("accept script failed", extra={"error": repr(exc), "votes": len(batch)})
             refuse(batch, "unavailable")
             return
-        accepted: list[tuple[PendingVote, Vote]] = []
+        outcomes: list[tuple[PendingVote, Vote | ErrorFrame]] = []
         missing: list[PendingVote] = []
         cast_at = utcnow()
         for vote, result in zip(batch, results, strict=True):
@@ -207,18 +267,22 @@ class VoteBatcher:
                 refuse([vote], "unavailable")
                 continue
             seq = int(result[0])
-            if seq == POLL_NOT_OPEN:
-                refuse([vote], "poll_closed")
+            if seq == QUESTION_NOT_OPEN:
+                outcomes.append((vote, closed_refusal(vote)))
+            elif seq == ANSWER_LOCKED:
+                metrics.VOTES_REJECTED.labels("answer_locked").inc()
+                outcomes.append((vote, error_frame("answer_locked", locked_message(vote.question))))
             elif seq == STATE_MISSING:
                 missing.append(vote)
             else:
-                accepted.append((vote, _vote(vote, seq, int(result[1]), cast_at)))
+                outcomes.append((vote, _vote(vote, seq, int(result[1]), cast_at)))
         if missing:
             task = asyncio.create_task(self._retry_after_refresh(missing))
             self._refreshing.add(task)
             task.add_done_callback(self._refresh_done)
-        if accepted:
-            await self.confirms.submit(accepted)
+        if outcomes:
+            # Refusals wait for the confirm of the votes before them: replies keep vote order.
+            await self.confirms.submit(outcomes)
 
     def _refresh_done(self, task: asyncio.Task[None]) -> None:
         self._refreshing.discard(task)
@@ -242,12 +306,36 @@ class VoteBatcher:
                 refuse(fresh, "unavailable")
 
 
+def closed_refusal(vote: PendingVote) -> ErrorFrame:
+    """The vote's question is not open (closed, draft, or past its `closes_at`)."""
+    code = closed_code(vote.named)
+    metrics.VOTES_REJECTED.labels(code).inc()
+    return error_frame(code, closed_message(vote.named, vote.question))
+
+
+def closed_code(named: bool) -> ErrorCode:
+    """`question_closed` for a vote that named its question, else (version 1) `poll_closed`."""
+    return "question_closed" if named else "poll_closed"
+
+
+def locked_message(index: int) -> str:
+    return f"your first answer to question {index} is final"
+
+
+def closed_message(named: bool, index: int) -> str:
+    if named:
+        return f"question {index} is not open for answers"
+    return "the poll is not open for votes"
+
+
 def _vote(pending: PendingVote, seq: int, epoch: int, cast_at: Any) -> Vote:
     return Vote(
-        vote_id=pending.vote_id(),
+        vote_id=pending.vote_id,
         poll_id=pending.poll_id,
         participant_id=pending.participant_id,
-        option=pending.option,
+        qid=pending.qid,
+        answer=pending.answer,
+        option=pending.answer.option if isinstance(pending.answer, SingleAnswer) else None,
         seq=seq,
         epoch=epoch,
         cast_at=cast_at,

@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from contracts.frames import ErrorCode, ErrorFrame
+from contracts.frames import ErrorCode, ErrorFrame, JoinedFrame, TallyFrame, TallyView
 from ws_gateway import metrics
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,17 @@ def error_frame(code: ErrorCode, message: str, retry_after: float | None = None)
     return ErrorFrame(code=code, message=message, retry_after=retry_after)
 
 
+def encode(frame: BaseModel) -> str:
+    """A frame's JSON. A tally (a `tally` frame, `joined.tally`) has only the fields it was
+    built with: its kind's (`ws_gateway.tallies` sets each one explicitly)."""
+    if isinstance(frame, TallyFrame):
+        return frame.model_dump_json(exclude_unset=True)
+    if isinstance(frame, JoinedFrame) and frame.tally is not None:
+        unset = set(TallyView.model_fields) - frame.tally.model_fields_set
+        return frame.model_dump_json(exclude={"tally": unset})
+    return frame.model_dump_json()
+
+
 def _count(frame: BaseModel, connections: int) -> None:
     kind = str(getattr(frame, "type", "unknown"))
     metrics.FRAMES_OUT.labels(kind).inc(connections)
@@ -40,7 +51,7 @@ def _count(frame: BaseModel, connections: int) -> None:
 
 async def send(ws: ServerConnection, frame: BaseModel) -> None:
     """Send one frame and wait for the write (raises ConnectionClosed like `ws.send`)."""
-    await ws.send(frame.model_dump_json())
+    await ws.send(encode(frame))
     _count(frame, 1)
 
 
@@ -50,7 +61,7 @@ def push(ws: ServerConnection, frame: BaseModel) -> None:
     `broadcast()` writes synchronously and silently skips closed connections, which is what a
     reply from the vote batcher needs: the participant may be gone by the time it arrives.
     """
-    broadcast([ws], frame.model_dump_json())
+    broadcast([ws], encode(frame))
     _count(frame, 1)
 
 
@@ -58,7 +69,7 @@ def fan_out(connections: Iterable[ServerConnection], frame: BaseModel) -> int:
     """Encode once and broadcast to every connection; returns how many it was handed to."""
     targets = list(connections)
     if targets:
-        broadcast_text(targets, frame.model_dump_json())  # one serialization for all
+        broadcast_text(targets, encode(frame))  # one serialization for all
         _count(frame, len(targets))
     return len(targets)
 
