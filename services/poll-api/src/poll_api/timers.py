@@ -67,6 +67,7 @@ class QuestionTimer(BackgroundLoop):
                 await session.exec(
                     select(Question.poll_id)
                     .where(col(Question.status) == PollStatus.OPEN.value)
+                    .where(col(Question.closes_at).is_not(None))
                     .where(col(Question.closes_at) <= now)
                     .distinct()
                     .limit(MAX_POLLS_PER_PASS)
@@ -99,9 +100,10 @@ class QuestionTimer(BackgroundLoop):
         async with self.sessions() as session:
             found = (
                 await session.exec(
-                    select(func.min(col(Question.closes_at))).where(
-                        col(Question.status) == PollStatus.OPEN.value
-                    )
+                    # The partial index `questions_due` answers this.
+                    select(func.min(col(Question.closes_at)))
+                    .where(col(Question.status) == PollStatus.OPEN.value)
+                    .where(col(Question.closes_at).is_not(None))
                 )
             ).first()
         return found
