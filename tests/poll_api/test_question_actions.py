@@ -3,6 +3,7 @@ audit kinds and the Redis state fields the gateway's accept script reads."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 
 from contracts import AuditBatch, PollEvent, PollStateChanged
 from contracts.polls import PollView
-from tests.poll_api.utils import bearer, create_run, outbox_rows
+from tests.poll_api.utils import audit_kinds, bearer, create_run, outbox_rows
 from zephyr_runtime.keys import RedisKeys
 
 RUN: list[dict[str, Any]] = [
@@ -209,3 +210,38 @@ async def test_a_deleted_question_leaves_the_redis_state(
     state = await redis_client.hgetall(keys.poll_state(created["id"]))
     assert "q1:status" not in state
     assert state["q2:status"] == "draft"
+
+
+async def test_a_session_run_question_by_question_is_audited_per_question(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """The host's side of tests/e2e/test_question_run.py: show and open each question through
+    the poll-level routes, then open an earlier one again by its index."""
+    created = await create_run(client, [*RUN, RUN[0]], title="Retro")
+    for index in range(4):
+        await _ok(client, created, f"questions/{index}/show")
+        poll = await _ok(client, created, "open")
+        assert poll["current"] == index and poll["questions"][index]["status"] == "open"
+        await _ok(client, created, "close")
+    poll = await _ok(client, created, "questions/1/open")
+    assert [q["status"] for q in poll["questions"]] == ["closed", "open", "closed", "closed"]
+    kinds = audit_kinds(await outbox_rows(db, created["id"]))
+    assert kinds.count("question.opened") == 5
+    assert kinds.count("question.shown") == 3  # question 0 was current already
+    assert kinds.count("question.closed") == 4
+    assert kinds[0] == "poll.created"
+
+
+async def test_concurrent_actions_on_one_poll_are_serialised(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    created = await create_run(client, RUN)
+    answers = await asyncio.gather(
+        *(_post(client, created, f"questions/{i}/open") for i in range(len(RUN)))
+    )
+    assert [a.status_code for a in answers] == [200] * len(RUN)
+    assert sorted(a.json()["state_version"] for a in answers) == [2, 3, 4]
+    statuses = await db.fetch(
+        "SELECT status FROM questions WHERE poll_id = $1", uuid.UUID(created["id"])
+    )
+    assert {r["status"] for r in statuses} == {"open"}
