@@ -88,7 +88,9 @@ async def test_full_lifecycle_changes_state_outbox_and_redis(
         audit = AuditBatch.model_validate(by_type[AuditBatch.message_type()]["body"])
         assert by_type[AuditBatch.message_type()]["routing_key"] == "audit.poll-api"
         (audit_event,) = audit.events
-        assert audit_event.kind == f"poll.{event}"
+        assert audit_event.kind == f"question.{event}"  # the poll-level route: the current one
+        assert audit_event.data["qid"] == 0
+        assert poll_event.qid == 0
         assert audit_event.service == "poll-api"
         assert str(audit_event.poll_id) == created["id"]
         assert audit_event.correlation_id == request_id

@@ -36,3 +36,27 @@ async def test_lost_or_stale_state_of_an_open_poll_is_rewritten(
     await redis_client.hset(state_key, mapping={"state_version": "1", "status": "draft"})
     state = await eventually(restored)
     assert state["status"] == "open"
+
+
+async def test_a_poll_whose_open_question_is_not_current_is_reconciled(
+    client: httpx.AsyncClient, redis_client: aioredis.Redis, resources: Resources
+) -> None:
+    keys = RedisKeys(resources.redis_prefix)
+    spec = {"kind": "single", "prompt": "q", "options": ["a", "b"]}
+    resp = await client.post("/api/polls", json={"questions": [spec, spec]})
+    created = resp.json()
+    opened = await client.post(
+        f"/api/polls/{created['room_code']}/questions/1/open",
+        headers=bearer(created["host_token"]),
+    )
+    assert opened.status_code == 200
+    assert opened.json()["status"] == "draft"  # the current question (0) is still a draft
+    state_key = keys.poll_state(created["id"])
+    await redis_client.delete(state_key)
+
+    async def restored() -> dict[str, str] | None:
+        state: dict[str, str] = await redis_client.hgetall(state_key)
+        return state or None
+
+    state = await eventually(restored)
+    assert (state["q0:status"], state["q1:status"]) == ("draft", "open")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from poll_api.results import neutralize_formula
+from poll_api.results_csv import neutralize_formula
 
 
 @pytest.mark.parametrize(

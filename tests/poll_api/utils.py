@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,9 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
+from contracts.aggregates import encode_counters, recompute
+from contracts.answers import ANSWER_ADAPTER
+from contracts.questions import parse_question
 from poll_api.main import create_app
 from poll_api.settings import Settings
 
@@ -45,6 +49,54 @@ async def create_poll(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     assert resp.status_code == 201, resp.text
     data: dict[str, Any] = resp.json()
     return data
+
+
+async def create_run(
+    client: httpx.AsyncClient, questions: list[dict[str, Any]], **body: Any
+) -> dict[str, Any]:
+    resp = await client.post("/api/polls", json={"questions": questions, **body})
+    assert resp.status_code == 201, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+async def set_tally(
+    db: asyncpg.Connection,
+    poll_id: str,
+    spec: dict[str, Any],
+    answers: list[dict[str, Any]],
+    *,
+    qid: int = 0,
+    epoch: int = 0,
+    version: int = 1,
+) -> dict[str, Any]:
+    """What vote-worker would have recorded for these answers to question `qid` (its counters
+    and its tally, from contracts.aggregates); returns the tally."""
+    question = parse_question(spec)
+    aggregate = recompute(question, [ANSWER_ADAPTER.validate_python(a) for a in answers])
+    tally = dict(aggregate.tally())
+    counts = [int(c) for c in tally.get("counts", [])]
+    await db.execute(
+        """
+        INSERT INTO tallies (poll_id, qid, kind, epoch, counts, total, version, counters,
+                             aggregate)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
+        ON CONFLICT (poll_id, qid) DO UPDATE
+        SET kind = excluded.kind, epoch = excluded.epoch, counts = excluded.counts,
+            total = excluded.total, version = excluded.version, counters = excluded.counters,
+            aggregate = excluded.aggregate
+        """,
+        uuid.UUID(poll_id),
+        qid,
+        question.kind,
+        epoch,
+        counts,
+        aggregate.total,
+        version,
+        json.dumps(encode_counters(aggregate.counters())),
+        json.dumps(tally),
+    )
+    return tally
 
 
 def bearer(token: str) -> dict[str, str]:

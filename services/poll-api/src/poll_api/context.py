@@ -20,6 +20,7 @@ from poll_api.reconciler import StateReconciler
 from poll_api.relay import OutboxRelay
 from poll_api.settings import Settings
 from poll_api.state_cache import PollStateCache
+from poll_api.timers import QuestionTimer
 from zephyr_runtime.dbmetrics import record_sqlalchemy_pool
 from zephyr_runtime.health import run_checks
 from zephyr_runtime.keys import RedisKeys
@@ -39,6 +40,7 @@ class AppContext:
     state_cache: PollStateCache = field(init=False)
     relay: OutboxRelay | None = None
     reconciler: StateReconciler | None = None
+    timer: QuestionTimer | None = None
     publisher: RawConfirmedPublisher | None = None
     sampler: PeriodicSampler | None = None
 
@@ -49,7 +51,7 @@ class AppContext:
 
     @classmethod
     async def start(cls, settings: Settings) -> AppContext:
-        """Open lazily-connecting clients and start the relay and reconciler.
+        """Open lazily-connecting clients and start the relay, reconciler and question timer.
 
         Nothing here needs a dependency to be up: the service starts, reports 503 on
         /health/ready and recovers by itself when the dependency comes back.
@@ -84,6 +86,13 @@ class AppContext:
             window=timedelta(hours=settings.reconcile_window_hours),
         )
         ctx.reconciler.start()
+        if settings.timer_enabled:
+            ctx.timer = QuestionTimer(
+                sessions=ctx.sessions,
+                state_cache=ctx.state_cache,
+                max_sleep_seconds=settings.timer_max_sleep_seconds,
+            )
+            ctx.timer.start()
         ctx.sampler = ops_sampler(
             ctx.readiness,  # runs the dependency checks, exporting them as gauges
             partial(record_sqlalchemy_pool, ctx.engine),
@@ -97,6 +106,8 @@ class AppContext:
         grace = self.settings.shutdown_grace_seconds
         if self.sampler is not None:
             await self.sampler.stop()
+        if self.timer is not None:
+            await self.timer.stop()
         if self.reconciler is not None:
             await self.reconciler.stop()
         if self.relay is not None:

@@ -44,6 +44,13 @@ class PollNotFound(Exception):
     """No poll has this room code (or the code is not a valid room code)."""
 
 
+class QuestionNotFound(Exception):
+    """No question at this index of the poll's run."""
+
+    def __init__(self, index: int, count: int) -> None:
+        super().__init__(f"no question at index {index} (this poll has {count}: 0 to {count - 1})")
+
+
 class InvalidTransition(Exception):
     """The host action is not allowed in the poll's current state."""
 
@@ -113,6 +120,10 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "no poll with this room code")
 
 
+async def _question_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, str(exc))
+
+
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, str(exc))
 
@@ -157,6 +168,7 @@ def install_error_handlers(app: FastAPI, on_invalid_input: OnInvalidInput) -> No
     app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PollNotFound, _not_found)
+    app.add_exception_handler(QuestionNotFound, _question_not_found)
     app.add_exception_handler(InvalidTransition, _conflict)
     app.add_exception_handler(HostAuthFailed, _auth_failed)
     app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database_error)

@@ -18,7 +18,7 @@ from contracts import (
     PollStateChanged,
     envelope_headers,
 )
-from contracts.polls import PollEventName, PollView
+from contracts.polls import ClosedBy, PollEventName, PollView
 from contracts.topology import (
     AUDIT_EXCHANGE,
     LIVE_EXCHANGE,
@@ -90,6 +90,48 @@ def audit_row(
     )
 
 
+# The audit kind of each event: a poll is created; everything else happens to a question.
+AUDIT_KIND_OF: dict[PollEventName, str] = {
+    "created": "poll.created",
+    "shown": "question.shown",
+    "opened": "question.opened",
+    "closed": "question.closed",
+    "revealed": "question.revealed",
+    "reset": "question.reset",
+    "question_added": "question.added",
+    "question_edited": "question.edited",
+    "question_deleted": "question.deleted",
+    "question_moved": "question.moved",
+}
+
+
+def _audit_data(
+    view: PollView, state_version: int, qid: int | None, closed_by: ClosedBy | None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "state_version": state_version,
+        "current": view.current,
+        "questions": len(view.questions),
+    }
+    question = view.by_qid(qid) if qid is not None else view.current_question
+    if question is not None:
+        data.update(
+            qid=question.qid,
+            index=question.index,
+            kind=question.kind,
+            status=question.status.value,
+            revealed=question.revealed,
+            epoch=question.epoch,
+        )
+        if question.closes_at is not None:
+            data["closes_at"] = question.closes_at.isoformat()
+    elif qid is not None:  # deleted
+        data["qid"] = qid
+    if closed_by is not None:
+        data["closed_by"] = closed_by
+    return data
+
+
 def poll_change_rows(
     view: PollView,
     *,
@@ -98,8 +140,10 @@ def poll_change_rows(
     occurred_at: datetime,
     correlation_id: str,
     client_ip: str | None,
+    qid: int | None = None,
+    closed_by: ClosedBy | None = None,
 ) -> list[OutboxMessage]:
-    """The three messages of one lifecycle change: event, live state and audit."""
+    """The three messages of one change: event, live state and audit."""
     change_key = f"{view.id}:{event}:{state_version}"
     poll_event = PollEvent(
         event_id=uuid.uuid5(EVENT_NAMESPACE, f"event:{change_key}"),
@@ -107,8 +151,10 @@ def poll_change_rows(
         poll=view,
         state_version=state_version,
         occurred_at=occurred_at,
+        qid=qid,
+        closed_by=closed_by,
     )
-    state = PollStateChanged(poll=view, state_version=state_version)
+    state = PollStateChanged(poll=view, state_version=state_version, qid=qid)
     return [
         outbox_row(
             poll_event,
@@ -125,18 +171,13 @@ def poll_change_rows(
             occurred_at=occurred_at,
         ),
         audit_row(
-            kind=f"poll.{event}",
+            kind=AUDIT_KIND_OF[event],
             occurred_at=occurred_at,
             correlation_id=correlation_id,
             client_ip=client_ip,
             poll_id=view.id,
             event_id=uuid.uuid5(EVENT_NAMESPACE, f"audit:{change_key}"),
-            data={
-                "status": view.status.value,
-                "revealed": view.revealed,
-                "epoch": view.epoch,
-                "state_version": state_version,
-            },
+            data=_audit_data(view, state_version, qid, closed_by),
         ),
     ]
 

@@ -10,14 +10,16 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import exists
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import utcnow
 from contracts.polls import PollStatus
+from poll_api import crud
 from poll_api.background import BackgroundLoop
-from poll_api.models import Poll
+from poll_api.models import Poll, Question
 from poll_api.state_cache import PollStateCache
 from poll_api.views import poll_view
 
@@ -48,24 +50,31 @@ class StateReconciler(BackgroundLoop):
     async def reconcile_once(self) -> int:
         """One pass; returns how many polls had their Redis state rewritten."""
         since = utcnow() - self.window
+        # A poll takes answers once one of its questions left draft: only those need Redis.
+        started = exists().where(
+            col(Question.poll_id) == col(Poll.id), col(Question.status) != PollStatus.DRAFT.value
+        )
         async with self.sessions() as session:
             polls = (
                 await session.exec(
                     select(Poll)
-                    .where(col(Poll.status) != PollStatus.DRAFT.value)
+                    .where(started)
                     .where(col(Poll.updated_at) > since)
                     .order_by(col(Poll.updated_at).desc())
                     .limit(MAX_POLLS_PER_PASS)
                 )
             ).all()
-        if not polls:
-            return 0
-        cached = await self.state_cache.cached_versions([p.id for p in polls])
-        stale = [
-            (poll_view(p), p.state_version)
-            for p, version in zip(polls, cached, strict=True)
-            if version is None or version < p.state_version
-        ]
+            if not polls:
+                return 0
+            cached = await self.state_cache.cached_versions([p.id for p in polls])
+            behind = [
+                p
+                for p, version in zip(polls, cached, strict=True)
+                if version is None or version < p.state_version
+            ]
+            runs = await crud.get_runs(session, behind) if behind else []
+        now = utcnow()
+        stale = [(poll_view(run, now), run.poll.state_version) for run in runs]
         if stale:
             await self.state_cache.write_many(stale)
         return len(stale)

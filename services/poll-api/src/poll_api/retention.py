@@ -2,10 +2,11 @@
 
 A poll expires `POLL_API_DEFAULT_EXPIRY_DAYS` (30) days after its creation unless it was created
 with its own `expires_in_days`; `--grace-days` keeps expired polls that much longer. poll-api
-deletes only what it owns (`polls`, and published `outbox` rows older than the cut-off) plus the
-deleted polls' Redis keys (a cache of nothing any more). The other owners then delete their rows
-of polls that no longer exist: `python -m vote_worker retention` (participants, ballots, votes,
-tallies) and `python -m audit_sink retention` (audit_log). Run the three in that order.
+deletes only what it owns (`polls` with their `questions`, and published `outbox` rows older
+than the cut-off) plus the deleted polls' Redis keys (a cache of nothing any more). The other
+owners then delete their rows of polls that no longer exist: `python -m vote_worker retention`
+(participants, ballots, votes, tallies) and `python -m audit_sink retention` (audit_log). Run
+the three in that order.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ WITH doomed AS (
     SELECT id FROM polls WHERE expires_at < $1
     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
-DELETE FROM polls p USING doomed WHERE p.id = doomed.id RETURNING p.id, p.room_code
+DELETE FROM polls p USING doomed WHERE p.id = doomed.id RETURNING p.id, p.room_code, p.next_qid
 """
 COUNT_EXPIRED = "SELECT count(*) FROM polls WHERE expires_at < $1"
 DELETE_OLD_OUTBOX = """
@@ -48,15 +49,15 @@ class PollRetentionReport:
 
 
 async def _forget_cached(
-    redis: aioredis.Redis, keys: RedisKeys, deleted: list[tuple[UUID, str]]
+    redis: aioredis.Redis, keys: RedisKeys, deleted: list[tuple[UUID, str, int]]
 ) -> int:
     names = [
         name
-        for poll_id, room_code in deleted
+        for poll_id, room_code, next_qid in deleted
         for name in (
             keys.room(room_code),
             keys.poll_state(poll_id),
-            keys.tally(poll_id),
+            *(keys.tally(poll_id, qid) for qid in range(next_qid)),
             keys.nicknames(poll_id),
             keys.my_votes(poll_id),
             keys.vote_seq(poll_id),
@@ -88,7 +89,7 @@ async def delete_expired_polls(
             if rows and redis is not None and keys is not None:
                 try:
                     report.redis_keys += await _forget_cached(
-                        redis, keys, [(r["id"], r["room_code"]) for r in rows]
+                        redis, keys, [(r["id"], r["room_code"], r["next_qid"]) for r in rows]
                     )
                 except (RedisError, OSError) as exc:  # a cache: stale keys only cost memory
                     log.warning("could not delete cached keys", extra={"error": repr(exc)})

@@ -1,29 +1,36 @@
-"""What the routes do: create polls, run host actions, check host tokens, gather results.
+"""What the routes do: create polls, run host changes, check host tokens, read polls.
 
-Each change commits `polls` and its outbox rows in one transaction, then writes the new state to
-Redis before the caller answers: that write is what makes closing exact for the gateway.
+Each change commits `polls`, `questions` and its outbox rows in one transaction, then writes the
+new state to Redis before the caller answers: that write is what makes closing exact for the
+gateway.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import utcnow
 from contracts.polls import PollView
+from contracts.questions import Question as QuestionSpec
+from contracts.questions import from_shorthand
 from poll_api import crud, host_tokens, outbox
+from poll_api.changes import Changes
 from poll_api.context import AppContext
 from poll_api.errors import HostAuthFailed
-from poll_api.lifecycle import HostAction, apply_action
 from poll_api.metrics import POLL_TRANSITIONS, POLLS_CREATED, STATE_CACHE_WRITE_FAILURES
-from poll_api.models import Poll, PollCreate, PollResults
-from poll_api.results import build_results
+from poll_api.models import Poll, PollCreate
+from poll_api.run import PollRun
 from poll_api.views import poll_view
 
 log = logging.getLogger(__name__)
+
+Change = Callable[[Changes], None]
 
 
 @dataclass(frozen=True)
@@ -35,47 +42,81 @@ class Caller:
     bearer_token: str | None
 
 
+def _problem(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": kind}])
+
+
+def question_specs(data: PollCreate) -> list[QuestionSpec]:
+    """The run a creation body stands for: its `questions`, or the shorthand's one question.
+
+    Raises RequestValidationError (a 422 naming the field) for a body of neither or both forms.
+    """
+    if data.questions is not None:
+        for name in ("question", "options", "kind"):
+            if getattr(data, name) is not None:
+                raise _problem(name, f"give either questions or question and options, not {name}")
+        return list(data.questions)
+    if data.question is None:
+        raise _problem("question", "Field required (or give questions)", "missing")
+    if data.options is None:
+        raise _problem("options", "Field required with question", "missing")
+    if data.title is not None:
+        raise _problem("title", "a title goes with questions, not with the shorthand form")
+    return [from_shorthand(data.question, data.options)]
+
+
 async def create_poll(
     ctx: AppContext, session: AsyncSession, data: PollCreate, caller: Caller
-) -> tuple[Poll, str]:
-    """Create a draft poll; returns it with the host token (which is stored only hashed)."""
+) -> tuple[PollRun, str]:
+    """Create a poll of draft questions; returns it with the host token (stored only hashed)."""
+    specs = question_specs(data)
     token = host_tokens.new_host_token()
     now = utcnow()
     async with session.begin():
-        poll = await crud.insert_poll(
+        run = await crud.insert_poll(
             session,
-            data,
+            specs,
+            title=data.title,
+            settings=data.settings.model_dump(),
             host_token_hash=host_tokens.hash_token(token),
             expires_in_days=data.expires_in_days or ctx.settings.default_expiry_days,
             now=now,
         )
-        view = poll_view(poll)
+        view = poll_view(run, now)
         await outbox.enqueue(
             session,
             outbox.poll_change_rows(
                 view,
                 event="created",
-                state_version=poll.state_version,
+                state_version=run.poll.state_version,
                 occurred_at=now,
                 correlation_id=caller.correlation_id,
                 client_ip=caller.client_ip,
             ),
         )
     POLLS_CREATED.inc()
-    log.info("poll created", extra={"poll_id": str(poll.id), "room_code": poll.room_code})
-    await write_state(ctx, view, poll.state_version)
-    return poll, token
+    log.info("poll created", extra={"poll_id": str(run.poll.id), "room_code": run.poll.room_code})
+    await write_state(ctx, view, run.poll.state_version)
+    return run, token
 
 
-async def run_host_action(
-    ctx: AppContext, session: AsyncSession, room_code: str, action: HostAction, caller: Caller
-) -> Poll:
-    """Authorise the host, apply `action` and commit it with its outbox rows, then cache it.
+async def change_poll(
+    ctx: AppContext,
+    session: AsyncSession,
+    room_code: str,
+    caller: Caller,
+    action: str,
+    change: Change,
+) -> PollRun:
+    """Authorise the host, settle due timers, apply `change` and commit it with its outbox
+    rows, then cache the new state.
 
-    Raises PollNotFound, HostAuthFailed (after recording a security.auth_failed audit event)
-    or InvalidTransition; in every one of those cases nothing has changed.
+    Raises PollNotFound, HostAuthFailed (after recording a security.auth_failed audit event;
+    checked before anything about the poll's state is told), QuestionNotFound,
+    InvalidTransition or RequestValidationError; in every one of those cases nothing changed.
     """
     failure: HostAuthFailed | None = None
+    changes: Changes | None = None
     async with session.begin():
         poll = await crud.get_poll(session, room_code, for_update=True)
         try:
@@ -83,28 +124,36 @@ async def run_host_action(
         except HostAuthFailed as exc:
             failure = exc
         else:
-            now = utcnow()
-            event = apply_action(poll, action, now)
-            view = poll_view(poll)
-            session.add(poll)
-            await outbox.enqueue(
-                session,
-                outbox.poll_change_rows(
-                    view,
-                    event=event,
-                    state_version=poll.state_version,
-                    occurred_at=now,
-                    correlation_id=caller.correlation_id,
-                    client_ip=caller.client_ip,
-                ),
-            )
+            run = PollRun(poll, await crud.get_questions(session, poll.id))
+            changes = Changes(run, utcnow(), caller.correlation_id, caller.client_ip)
+            changes.close_due()
+            change(changes)
+            await changes.save(session)
+            for deleted in changes.deleted:
+                await session.delete(deleted)
     if failure is not None:
         await record_auth_failure(session, poll, caller, failure, action=action)
         raise failure
-    POLL_TRANSITIONS.labels(event=event).inc()
-    log.info("poll %s", event, extra={"poll_id": str(poll.id), "room_code": poll.room_code})
-    await write_state(ctx, view, poll.state_version)
-    return poll
+    assert changes is not None
+    for event in changes.events:
+        POLL_TRANSITIONS.labels(event=event).inc()
+    if changes.view is not None:
+        log.info(
+            "poll changed",
+            extra={"poll_id": str(poll.id), "events": changes.events, "action": action},
+        )
+        await write_state(ctx, changes.view, poll.state_version)
+        if ctx.timer is not None and "opened" in changes.events:
+            ctx.timer.wake()  # a new deadline may be the next one
+    return changes.run
+
+
+async def host_run(session: AsyncSession, room_code: str, caller: Caller, action: str) -> PollRun:
+    """The poll and its questions for its host only (a stranger is refused and audited)."""
+    async with session.begin():
+        run = await crud.get_run(session, room_code)
+    await check_host(session, run.poll, caller, action)
+    return run
 
 
 def authorize_host(poll: Poll, token: str | None) -> None:
@@ -112,6 +161,15 @@ def authorize_host(poll: Poll, token: str | None) -> None:
         raise HostAuthFailed(401, "missing or malformed Authorization: Bearer <host_token>")
     if not host_tokens.token_matches(token, poll.host_token_hash):
         raise HostAuthFailed(403, "the host token does not match this poll")
+
+
+async def check_host(session: AsyncSession, poll: Poll, caller: Caller, action: str) -> None:
+    """authorize_host, recording a refusal (raised after it is committed)."""
+    try:
+        authorize_host(poll, caller.bearer_token)
+    except HostAuthFailed as exc:
+        await record_auth_failure(session, poll, caller, exc, action=action)
+        raise
 
 
 async def record_auth_failure(
@@ -149,34 +207,16 @@ async def write_state(ctx: AppContext, view: PollView, state_version: int) -> No
 
 async def public_poll(
     ctx: AppContext, session: AsyncSession, room_code: str
-) -> tuple[Poll, int, PollResults | None]:
-    """The poll, its participant count and (once revealed) its results; refreshes Redis."""
+) -> tuple[PollRun, int]:
+    """The poll and its participant count; refreshes Redis."""
     async with session.begin():
-        poll = await crud.get_poll(session, room_code)
-        results = None
-        if poll.revealed:
-            tally = await crud.read_tally(session, poll.id)
-            results = build_results(list(poll.options), poll.epoch, tally)
+        run = await crud.get_run(session, room_code)
     try:
-        participants = await ctx.state_cache.write_and_count(poll_view(poll), poll.state_version)
+        participants = await ctx.state_cache.write_and_count(
+            poll_view(run, utcnow()), run.poll.state_version
+        )
     except (RedisError, OSError) as exc:
         STATE_CACHE_WRITE_FAILURES.inc()
         log.warning("Redis unavailable for the read-through", extra={"error": repr(exc)})
         participants = 0
-    return poll, participants, results
-
-
-async def poll_results(
-    session: AsyncSession, room_code: str, caller: Caller
-) -> tuple[Poll, PollResults]:
-    """Results for the host, or for anyone once revealed (else HostAuthFailed, audited)."""
-    async with session.begin():
-        poll = await crud.get_poll(session, room_code)
-        tally = await crud.read_tally(session, poll.id)
-    if not poll.revealed:
-        try:
-            authorize_host(poll, caller.bearer_token)
-        except HostAuthFailed as exc:
-            await record_auth_failure(session, poll, caller, exc, action="results")
-            raise
-    return poll, build_results(list(poll.options), poll.epoch, tally)
+    return run, participants

@@ -67,6 +67,15 @@ class Settings(EdgeSettings):
     relay_batch_size: int = Field(default=200, ge=1, le=1000)
     relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0, le=300)
+    timer_enabled: bool = Field(
+        default=True, description="Run the question timer in this process (replicas may share it)."
+    )
+    timer_max_sleep_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="The timer looks for new deadlines at least this often.",
+    )
     reconcile_interval_seconds: float = Field(default=2.0, gt=0, le=600)
     reconcile_window_hours: int = Field(default=24, ge=1, le=24 * 365)
     breaker_failures: int = Field(default=3, ge=1, le=100)

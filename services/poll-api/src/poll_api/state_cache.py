@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import redis.asyncio as aioredis
@@ -13,20 +14,57 @@ from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.redis_scripts import RedisScript, run_pipelined
 
 # KEYS[1] state hash, KEYS[2] room key.
-# ARGV: state_version, status, epoch, revealed ("1"/"0"), view JSON, poll id.
-# The room mapping never changes, so it is always (re)written; the state only when newer.
+# ARGV: state_version, poll id, then the hash's field/value pairs (docs/questions.md).
+# The room mapping never changes, so it is always (re)written; the state only when newer, and
+# then whole (a deleted question's fields go with it).
 WRITE_STATE = RedisScript(
     """
-redis.call('SET', KEYS[2], ARGV[6])
+redis.call('SET', KEYS[2], ARGV[2])
 local current = redis.call('HGET', KEYS[1], 'state_version')
 if current and tonumber(current) >= tonumber(ARGV[1]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'state_version', ARGV[1], 'status', ARGV[2], 'epoch', ARGV[3],
-  'revealed', ARGV[4], 'view', ARGV[5])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state_version', ARGV[1], unpack(ARGV, 3))
 return 1
 """
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def closes_us(closes_at: datetime | None) -> int:
+    """`closes_at` in whole microseconds since the Unix epoch (exact), 0 for no timer."""
+    if closes_at is None:
+        return 0
+    return (closes_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def state_fields(view: PollView) -> list[str]:
+    """The hash's fields besides `state_version`, as a flat field/value list."""
+    current = view.current_question
+    fields = [
+        "view",
+        view.model_dump_json(),
+        "current",
+        str(current.qid if current is not None else 0),
+        "status",
+        view.status.value,
+        "epoch",
+        str(view.epoch),
+        "revealed",
+        "1" if view.revealed else "0",
+    ]
+    for question in view.questions:
+        q = f"q{question.qid}:"
+        fields += [
+            q + "status",
+            question.status.value,
+            q + "epoch",
+            str(question.epoch),
+            q + "closes_us",
+            str(closes_us(question.closes_at)),
+        ]
+    return fields
 
 
 class PollStateCache:
@@ -38,14 +76,7 @@ class PollStateCache:
 
     def _args(self, view: PollView, state_version: int) -> tuple[list[str], list[str]]:
         keys = [self._keys.poll_state(view.id), self._keys.room(view.room_code)]
-        args = [
-            str(state_version),
-            view.status.value,
-            str(view.epoch),
-            "1" if view.revealed else "0",
-            view.model_dump_json(),
-            str(view.id),
-        ]
+        args = [str(state_version), str(view.id), *state_fields(view)]
         return keys, args
 
     async def write(self, view: PollView, state_version: int) -> bool:

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 
-from tests.poll_api.utils import audit_kinds, bearer, create_poll, outbox_rows
+from tests.poll_api.utils import audit_kinds, bearer, create_poll, outbox_rows, set_tally
 
 
 async def _set_tally(
     db: asyncpg.Connection, poll_id: str, *, epoch: int, counts: list[int], version: int
 ) -> None:
-    """What vote-worker would have recorded."""
-    await db.execute(
-        """
-        INSERT INTO tallies (poll_id, epoch, counts, total, version) VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (poll_id) DO UPDATE
-        SET epoch = excluded.epoch, counts = excluded.counts, total = excluded.total,
-            version = excluded.version
-        """,
-        uuid.UUID(poll_id),
-        epoch,
-        counts,
-        sum(counts),
-        version,
-    )
+    """What vote-worker would have recorded: `counts[i]` answers for option i."""
+    spec = {"kind": "single", "prompt": "q", "options": [f"o{i}" for i in range(len(counts))]}
+    answers = [{"kind": "single", "option": i} for i, n in enumerate(counts) for _ in range(n)]
+    await set_tally(db, poll_id, spec, answers, epoch=epoch, version=version)
 
 
 async def _act(client: httpx.AsyncClient, created: dict[str, Any], action: str) -> None:
@@ -123,7 +112,8 @@ async def test_csv_is_escaped_and_formula_safe(
     assert disposition.startswith("attachment")
     assert created["room_code"] in disposition
     rows = list(csv.reader(io.StringIO(resp.text)))
-    assert rows[0] == ["option_index", "option", "count", "percent"]
+    # The first version's columns come first, so its readers keep working.
+    assert rows[0][:4] == ["option_index", "option", "count", "percent"]
     assert [r[1] for r in rows[1:]] == [
         '\'=HYPERLINK("http://x")',
         "'+1",

@@ -31,9 +31,13 @@ _COMMON: dict[str, dict[str, Any]] = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
 }
-# The results of a revealed poll need no host token.
+# The results of a revealed question need no host token.
 _OPTIONAL_AUTH = frozenset(
-    {("get", "/api/polls/{room_code}/results"), ("get", "/api/polls/{room_code}/results.csv")}
+    {
+        ("get", "/api/polls/{room_code}/results"),
+        ("get", "/api/polls/{room_code}/results.csv"),
+        ("get", "/api/polls/{room_code}/questions/{index}/results"),
+    }
 )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from poll_api.api.routes import health, join, pages, polls, results
+from poll_api.api.routes import health, join, pages, polls, questions, results
 
 api_router = APIRouter()
 api_router.include_router(polls.router)
+api_router.include_router(questions.router)
 api_router.include_router(results.router)
 api_router.include_router(health.router)
 api_router.include_router(join.router)

@@ -1,8 +1,9 @@
 """HTTP rate limits: each request is classified, checked in Redis, and answered 429 if over.
 
 Rules (settings `rate_limit_*`): every request from one IP (`ip`); creating polls per IP
-(`create_ip`); reading a poll or its results per IP (`read_ip`); host actions per IP
-(`host_action_ip`) and per room (`host_action_room`). Health and metrics are never limited.
+(`create_ip`); reading a poll, its questions or its results per IP (`read_ip`); host actions
+(open/close/reveal/reset, and every change to the run of questions) per IP (`host_action_ip`)
+and per room (`host_action_room`). Health and metrics are never limited.
 Allowed answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` of the
 tightest rule; a 429 adds `Retry-After` and records a sampled `security.rate_limited` event.
 """
@@ -22,8 +23,11 @@ from poll_api.protection.client_ip import client_ip_of
 from poll_api.settings import Settings
 from zephyr_runtime.ratelimit import Check, Decision, RateLimiter
 
-_HOST_ACTION = re.compile(r"^/api/polls/([^/]+)/(open|close|reveal|reset)/?$")
-_READ = re.compile(r"^/api/polls/([^/]+)(/results(\.csv)?)?/?$")
+_HOST_ACTION = re.compile(
+    r"^/api/polls/([^/]+)/(?:open|close|reveal|reset"
+    r"|questions(?:/[^/]+(?:/(?:open|close|reveal|reset|show|move))?)?)/?$"
+)
+_READ = re.compile(r"^/api/polls/([^/]+)(/results(\.csv)?|/questions(/[^/]+/results)?)?/?$")
 _UNLIMITED = ("/health/", "/metrics")
 
 
@@ -34,7 +38,7 @@ def classify(settings: Settings, method: str, path: str, ip: str) -> list[Check]
     checks = [Check("ip", ip, settings.rule("ip"))]
     if method == "POST" and path.rstrip("/") == "/api/polls":
         checks.append(Check("create_ip", ip, settings.rule("create_ip")))
-    elif method == "POST" and (match := _HOST_ACTION.match(path)):
+    elif method in ("POST", "PATCH", "DELETE") and (match := _HOST_ACTION.match(path)):
         checks.append(Check("host_action_ip", ip, settings.rule("host_action_ip")))
         # Every malformed code shares one budget: inventing codes buys no fresh limits.
         room = normalize_room_code(match.group(1)) or "invalid"

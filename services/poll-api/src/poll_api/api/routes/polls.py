@@ -1,4 +1,4 @@
-"""Creating polls, their public view, and the host's lifecycle actions."""
+"""Creating polls, their public view, and the host's actions on the current question."""
 
 from __future__ import annotations
 
@@ -6,20 +6,22 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from poll_api import service
+from contracts import utcnow
+from poll_api import crud, host_actions, service
 from poll_api.api.deps import CallerDep, ContextDep, HostAccountDep, RoomCodeDep, SessionDep
 from poll_api.lifecycle import HostAction
 from poll_api.models import PollCreate, PollCreated, PollPublic
-from poll_api.views import poll_public
+from poll_api.results import poll_results
+from poll_api.views import poll_public, questions_host
 
 router = APIRouter(prefix="/api/polls", tags=["polls"])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown room code"}}
-_HOST_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_NOT_FOUND,
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown room code"}}
+HOST_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or malformed Authorization: Bearer <host_token>"},
     403: {"description": "Wrong host token"},
-    409: {"description": "Not allowed in the poll's current state (nothing changed)"},
+    404: {"description": "Unknown room code, or no question at that index"},
+    409: {"description": "Not allowed in the question's current state (nothing changed)"},
 }
 _CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Host accounts are enabled and no host API key was given"},
@@ -37,30 +39,41 @@ async def create_poll(
     caller: CallerDep,
     _host_account: HostAccountDep,
 ) -> PollCreated:
-    """Create a draft poll. The host token is returned only here: keep it."""
-    poll, token = await service.create_poll(ctx, session, body, caller)
+    """Create a poll of draft questions: `{question, options}` for one single-choice question,
+    or `{title?, questions: [...]}` for a run. The host token is returned only here: keep it."""
+    run, token = await service.create_poll(ctx, session, body, caller)
+    now = utcnow()
     return PollCreated(
-        id=poll.id,
-        room_code=poll.room_code,
+        id=run.poll.id,
+        room_code=run.poll.room_code,
         host_token=token,
-        join_url=ctx.settings.join_url(poll.room_code),
-        poll=poll_public(poll),
+        join_url=ctx.settings.join_url(run.poll.room_code),
+        poll=poll_public(run, now),
+        questions=questions_host(run, now),
     )
 
 
-@router.get("/{room_code}", response_model=PollPublic, responses=_NOT_FOUND)
+@router.get("/{room_code}", response_model=PollPublic, responses=NOT_FOUND)
 async def get_poll(room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep) -> PollPublic:
-    """The public view of a poll (results once revealed). Also refreshes the Redis cache."""
-    poll, participants, results = await service.public_poll(ctx, session, room_code)
-    return poll_public(poll, participant_count=participants, results=results)
+    """The public view of a poll (the current question's results once revealed). Also
+    refreshes the Redis cache."""
+    run, participants = await service.public_poll(ctx, session, room_code)
+    now = utcnow()
+    results = None
+    if run.current.revealed:
+        async with session.begin():
+            tallies = await crud.read_tallies(session, run.poll.id)
+        results = poll_results(run, tallies, now)
+    return poll_public(run, now, participant_count=participants, results=results)
 
 
 # Each host action is its own operation (`POST /{room_code}/open`, ...), with its description.
-_HOST_ACTIONS: dict[HostAction, str] = {
-    "open": "Start accepting votes (from draft, or again after closing).",
-    "close": "Stop accepting votes. Once this returns, no further vote is accepted.",
+HOST_ACTIONS: dict[HostAction, str] = {
+    "open": "Start accepting answers (from draft, or again after closing); with a time limit, "
+    "it closes itself at `closes_at`.",
+    "close": "Stop accepting answers. Once this returns, no further answer is accepted.",
     "reveal": "Make the results public (in any status).",
-    "reset": "Discard all votes (a new epoch) and return the poll to draft, unrevealed.",
+    "reset": "Discard all answers (a new epoch) and return to draft, unrevealed.",
 }
 
 
@@ -68,19 +81,20 @@ def _add_host_action(action: HostAction, description: str) -> None:
     async def run_action(
         room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
     ) -> PollPublic:
-        poll = await service.run_host_action(ctx, session, room_code, action, caller)
-        return poll_public(poll)
+        change = host_actions.act(action)
+        run = await service.change_poll(ctx, session, room_code, caller, action, change)
+        return poll_public(run, utcnow())
 
-    run_action.__doc__ = description
+    run_action.__doc__ = f"The current question: {description}"
     router.add_api_route(
         f"/{{room_code}}/{action}",
         run_action,
         methods=["POST"],
         name=f"{action}_poll",
         response_model=PollPublic,
-        responses=_HOST_ERRORS,
+        responses=HOST_ERRORS,
     )
 
 
-for _action, _description in _HOST_ACTIONS.items():
+for _action, _description in HOST_ACTIONS.items():
     _add_host_action(_action, _description)

@@ -1,4 +1,9 @@
-"""Results of a poll, as JSON or CSV: for the host, or for anyone once revealed."""
+"""Results as JSON or CSV: for the host, or for anyone once the question is revealed.
+
+`/results` and `/results.csv` need the host until the current question is revealed, and then
+show anyone the revealed questions only; `/questions/{n}/results` needs the host until
+question n is revealed.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,82 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from poll_api import service
+from contracts import utcnow
+from poll_api import crud, service
 from poll_api.api.deps import CallerDep, RoomCodeDep, SessionDep
-from poll_api.models import ResultsPublic
-from poll_api.results import results_csv
-from poll_api.views import results_public
+from poll_api.crud import TallyRow
+from poll_api.errors import HostAuthFailed
+from poll_api.results import (
+    QuestionResultsPublic,
+    ResultsPublic,
+    question_results,
+    results_public,
+)
+from poll_api.results_csv import results_csv
+from poll_api.run import PollRun, spec_of
 
 router = APIRouter(prefix="/api/polls", tags=["results"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not revealed yet and no host token"},
     403: {"description": "Not revealed yet and a wrong host token"},
-    404: {"description": "Unknown room code"},
+    404: {"description": "Unknown room code (or no question at that index)"},
 }
 
 
-@router.get("/{room_code}/results", response_model=ResultsPublic, responses=_ERRORS)
+async def _read(
+    session: AsyncSession, room_code: str, caller: service.Caller, index: int | None = None
+) -> tuple[PollRun, dict[int, TallyRow], bool]:
+    """The run, its tallies, and whether the caller is its host (required unless revealed)."""
+    async with session.begin():
+        run = await crud.get_run(session, room_code)
+        tallies = await crud.read_tallies(session, run.poll.id)
+    if index is None:
+        revealed = run.current.revealed
+    else:
+        revealed = 0 <= index < len(run.questions) and run.questions[index].revealed
+    is_host = True
+    try:
+        service.authorize_host(run.poll, caller.bearer_token)
+    except HostAuthFailed as exc:
+        if not revealed:
+            await service.record_auth_failure(session, run.poll, caller, exc, action="results")
+            raise
+        is_host = False
+    return run, tallies, is_host
+
+
+@router.get(
+    "/{room_code}/results",
+    response_model=ResultsPublic,
+    response_model_exclude_unset=True,
+    responses=_ERRORS,
+)
 async def get_results(
     room_code: RoomCodeDep, session: SessionDep, caller: CallerDep
 ) -> ResultsPublic:
-    poll, results = await service.poll_results(session, room_code, caller)
-    return results_public(poll, results)
+    """The current question's results at the top level; every question's in `questions`."""
+    run, tallies, is_host = await _read(session, room_code, caller)
+    return results_public(run, tallies, utcnow(), only_revealed=not is_host)
+
+
+@router.get(
+    "/{room_code}/questions/{index}/results",
+    response_model=QuestionResultsPublic,
+    response_model_exclude_unset=True,
+    responses=_ERRORS,
+)
+async def get_question_results(
+    room_code: RoomCodeDep, index: int, session: SessionDep, caller: CallerDep
+) -> QuestionResultsPublic:
+    """One question's results, with its kind's aggregate fields at the top level."""
+    run, tallies, _ = await _read(session, room_code, caller, index)
+    found = question_results(run, run.at(index).position, tallies, utcnow())
+    return QuestionResultsPublic(
+        **found.model_dump(exclude_unset=True), poll_id=run.poll.id, room_code=run.poll.room_code
+    )
 
 
 @router.get(
@@ -38,11 +97,14 @@ async def get_results(
 async def get_results_csv(
     room_code: RoomCodeDep, session: SessionDep, caller: CallerDep
 ) -> Response:
-    poll, results = await service.poll_results(session, room_code, caller)
+    """Every question's results (docs/api.md lists the columns)."""
+    run, tallies, is_host = await _read(session, room_code, caller)
+    results = results_public(run, tallies, utcnow(), only_revealed=not is_host)
+    minima = [getattr(spec_of(run.at(q.index)), "min", 0) for q in results.questions]
     return Response(
-        content=results_csv(results),
+        content=results_csv(results.questions, minima),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="poll-{poll.room_code}-results.csv"'
+            "Content-Disposition": f'attachment; filename="poll-{run.poll.room_code}-results.csv"'
         },
     )
