@@ -96,7 +96,7 @@ async def test_fifty_participants_vote_and_every_screen_sees_the_truth(
 
     await eventually(audited, timeout=30)
     kinds = await audit_kinds(e2e_resources.database_url, poll_id)
-    for kind in ("poll.created", "poll.opened", "poll.closed", "participant.joined"):
+    for kind in ("poll.created", "question.opened", "question.closed", "participant.joined"):
         assert kinds.get(kind, 0) >= 1, kinds
     assert kinds["participant.joined"] == 50
 

@@ -15,11 +15,12 @@ from contracts.polls import ROOM_CODE_ALPHABET
 # Every table a service owns, with a column that orders its rows for comparisons.
 TABLES = {
     "polls": "id",
+    "questions": "poll_id, qid",
     "outbox": "id",
     "participants": "poll_id, participant_id",
     "ballots": "vote_id",
-    "votes": "poll_id, participant_id",
-    "tallies": "poll_id",
+    "votes": "poll_id, qid, participant_id",
+    "tallies": "poll_id, qid",
     "audit_log": "event_id",
 }
 
@@ -43,6 +44,12 @@ async def seed_poll(
         "$6, $6, $7)",
         poll_id, room, "Seeded?", json.dumps(["a", "b"]), "0" * 64, now, expires_at,
     )  # fmt: skip
+    await conn.execute(
+        "INSERT INTO questions (poll_id, qid, position, kind, spec, status, ever_opened, "
+        "opened_at, closed_at, closed_by) VALUES ($1, 0, 0, 'single', $2::jsonb, 'closed', "
+        "true, $3, $3, 'host')",
+        poll_id, json.dumps({"kind": "single", "prompt": "Seeded?", "options": ["a", "b"]}), now,
+    )  # fmt: skip
     counts = [0, 0]
     seeded.votes[poll_id] = []
     for i in range(voters):
@@ -55,21 +62,25 @@ async def seed_poll(
         )  # fmt: skip
         for table in ("ballots", "votes"):
             columns = (
-                "(vote_id, poll_id, participant_id, option, seq, epoch, cast_at)"
+                "(vote_id, poll_id, participant_id, option, seq, epoch, cast_at, answer)"
                 if table == "ballots"
-                else "(poll_id, participant_id, option, seq, vote_id, epoch, cast_at)"
+                else "(poll_id, participant_id, option, seq, vote_id, epoch, cast_at, answer)"
             )
+            answer = json.dumps({"kind": "single", "option": option})
             values = (
-                (vote_id, poll_id, participant, option, 1, 0, now)
+                (vote_id, poll_id, participant, option, 1, 0, now, answer)
                 if table == "ballots"
-                else (poll_id, participant, option, 1, vote_id, 0, now)
+                else (poll_id, participant, option, 1, vote_id, 0, now, answer)
             )
             await conn.execute(
-                f"INSERT INTO {table} {columns} VALUES ($1, $2, $3, $4, $5, $6, $7)", *values
+                f"INSERT INTO {table} {columns} VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
+                *values,
             )
     await conn.execute(
-        "INSERT INTO tallies (poll_id, epoch, counts, total, version) VALUES ($1, 0, $2, $3, 1)",
+        "INSERT INTO tallies (poll_id, epoch, counts, total, version, aggregate) "
+        "VALUES ($1, 0, $2, $3, 1, $4::jsonb)",
         poll_id, counts, voters,
+        json.dumps({"kind": "single", "counts": counts, "total": voters}),
     )  # fmt: skip
     seeded.audit[poll_id] = [
         await seed_audit(conn, "poll.created", poll_id),

@@ -14,6 +14,9 @@ MAX_EVENTS_PER_BATCH = 1000
 AUDIT_KIND_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 
 
+# The kinds in the docstring are the first version's (the docstring is part of the v1 schema):
+# since a poll became a run of questions, poll-api emits question.* for host actions; the
+# kinds in use are listed in docs/audit.md (tests/ops/test_audit_kinds.py keeps it complete).
 class AuditEvent(BaseModel):
     """One thing that happened. `event_id` is the idempotency key in `audit_log`.
 
