@@ -8,8 +8,9 @@ import json
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from contracts.frames import TallyFrame
 from tests.support.eventually import eventually
-from ws_gateway.wire import broadcast_text
+from ws_gateway.wire import broadcast_text, encode
 
 
 async def test_every_open_connection_gets_the_frame_and_closed_ones_are_skipped() -> None:
@@ -41,3 +42,16 @@ async def test_every_open_connection_gets_the_frame_and_closed_ones_are_skipped(
         done.set()
         for client in clients[1:]:
             await client.close()
+
+
+def test_a_tally_frame_starts_with_its_type_and_carries_only_its_kind_fields() -> None:
+    frame = TallyFrame(
+        type="tally", question=2, qid=5, kind="rating", total=2, version=9, counts=[1, 1],
+        sum=7, mean="3.50",
+    )  # fmt: skip
+    text = encode(frame)
+    assert text.startswith('{"type":"tally",')
+    assert json.loads(text) == {
+        "type": "tally", "question": 2, "qid": 5, "kind": "rating", "total": 2, "version": 9,
+        "counts": [1, 1], "sum": 7, "mean": "3.50",
+    }  # fmt: skip

@@ -35,7 +35,9 @@ def encode(frame: BaseModel) -> str:
     """A frame's JSON. A tally (a `tally` frame, `joined.tally`) has only the fields it was
     built with: its kind's (`ws_gateway.tallies` sets each one explicitly)."""
     if isinstance(frame, TallyFrame):
-        return frame.model_dump_json(exclude_unset=True)
+        # `type` first, as in every other frame: light clients tell a tally by its first bytes.
+        body = frame.model_dump_json(exclude_unset=True, exclude={"type"})
+        return '{"type":"tally",' + body[1:]
     if isinstance(frame, JoinedFrame) and frame.tally is not None:
         unset = set(TallyView.model_fields) - frame.tally.model_fields_set
         return frame.model_dump_json(exclude={"tally": unset})
