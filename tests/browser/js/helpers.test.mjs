@@ -77,6 +77,7 @@ assert.strictEqual(c.settingsText({ kind: "rating", min: 0, max: 10, time_limit_
 assert.strictEqual(c.settingsText({ kind: "ranking", options: ["a", "b", "c"], rank_count: 2 }), "rank 2 of 3 options");
 assert.deepStrictEqual(Object.keys(c.resultsByQid({ questions: [{ qid: 0 }, { qid: 3 }] })), ["0", "3"]);
 assert.deepStrictEqual(c.resultsByQid({ counts: [1, 2] })[0].counts, [1, 2]);
+assert.deepStrictEqual(Object.keys(c.resultsByQid({ questions: [{ index: 1, counts: [] }] }, [{ index: 1, qid: 7 }])), ["7"]);
 const r = c.aggregateRows({ kind: "rating", min: 1, max: 5 }, { counts: [0, 1, 0, 1, 1], total: 3, sum: 11, mean: "3.67" });
 assert.strictEqual(r.summary.value, "3.67");
 assert.deepStrictEqual(r.rows.map((x) => x.pct), ["0%", "33%", "0%", "33%", "33%"]);

@@ -395,15 +395,21 @@ export function questionsOf(poll) {
  * Each question's aggregate from `GET /results`, by qid: the `questions` list of a run, or the
  * top-level counts of a first-version answer (question 0).
  */
-export function resultsByQid(results) {
+export function resultsByQid(results, run = []) {
   const found = {};
   if (!results) {
     return found;
   }
   if (Array.isArray(results.questions)) {
     for (const item of results.questions) {
-      if (item && Number.isInteger(item.qid)) {
-        found[item.qid] = item;
+      if (!item) {
+        continue;
+      }
+      // An item names its question by qid; by its index alone, the run says which qid that is.
+      const byIndex = run.find((q) => q.index === item.index);
+      const qid = Number.isInteger(item.qid) ? item.qid : byIndex ? byIndex.qid : null;
+      if (qid !== null) {
+        found[qid] = item;
       }
     }
   } else if (Array.isArray(results.counts)) {

@@ -601,7 +601,7 @@ async function refresh() {
     state.clockOffset = pollResult.clockOffset;
   }
   state.poll = pollResult.data;
-  state.results = resultsByQid(resultsResult.data);
+  state.results = resultsByQid(resultsResult.data, questionsOf(state.poll));
   render();
 }
 
