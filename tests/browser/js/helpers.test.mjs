@@ -5,9 +5,10 @@
 // aggregateRows, and this checks that the two agree.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [appPath, commonPath] = process.argv.slice(2);
+const [appPath, commonPath] = process.argv.slice(2).map((p) => resolve(p));
 const h = createRequire(import.meta.url)(appPath);
 const c = await import(pathToFileURL(commonPath).href);
 

@@ -307,7 +307,7 @@ export function aggregateRows(spec, tally) {
   });
   const summary =
     spec.kind === "multiple"
-      ? { label: "Respondents", value: String(total), note: "percentages of respondents" }
+      ? { label: "Respondents", value: String(total), note: "(percentages are of respondents)" }
       : null;
   return { rows, total, summary };
 }

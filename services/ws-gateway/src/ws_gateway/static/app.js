@@ -205,7 +205,7 @@
     });
     const summary =
       spec.kind === "multiple"
-        ? { label: "Respondents", value: String(total), note: "percentages of respondents" }
+        ? { label: "Respondents", value: String(total), note: "(percentages are of respondents)" }
         : null;
     return { rows: rows, total: total, summary: summary };
   }
