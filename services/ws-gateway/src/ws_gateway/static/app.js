@@ -345,6 +345,7 @@
     tickTimer: null,
     controlsKey: null,
     shownQid: null,
+    refreshedAt: 0,
   };
 
   // ---- storage (the resume token per room, so a reload keeps the identity) -------------
@@ -517,9 +518,13 @@
 
   /** Our copy of the run no longer matches the server's: rejoin for a fresh `joined`. */
   function refreshRun() {
-    if (state.ws) {
+    // At most once every 10 s, so frames that never fit cannot make the page loop.
+    if (state.ws && Date.now() - state.refreshedAt > 10000) {
+      state.refreshedAt = Date.now();
       state.ws.close(4000, "refresh");
+      return true;
     }
+    return false;
   }
 
   function startPing() {
@@ -696,10 +701,16 @@
       return;
     }
     syncClock(frame.server_time);
-    const index = Number.isInteger(frame.question) ? frame.question : state.current;
-    let question = Number.isInteger(frame.qid)
-      ? byQid(frame.qid)
-      : state.questions.find((q) => q.index === index);
+    let question = Number.isInteger(frame.qid) ? byQid(frame.qid) : null;
+    // A first-version frame names no question: it is about the current one.
+    const index = Number.isInteger(frame.question)
+      ? frame.question
+      : question
+        ? question.index
+        : state.current;
+    if (!question && !Number.isInteger(frame.qid)) {
+      question = state.questions.find((q) => q.index === index) || null;
+    }
     const clash = state.questions.find(
       (q) => q.index === index && (!question || q.qid !== question.qid)
     );
@@ -710,8 +721,16 @@
     }
     if (!question || clash || question.index !== index) {
       // Questions were moved or deleted: our copy of the run is stale.
-      refreshRun();
-      return;
+      if (refreshRun() || !question || !frame.spec) {
+        return;
+      }
+      // Refreshed a moment ago: take the frame as it is, the question where it says.
+      for (const other of state.questions) {
+        if (other !== question && other.index === index) {
+          other.index = -1; // out of the way until the next joined puts it right
+        }
+      }
+      question.index = index;
     }
     if (frame.epoch !== question.epoch) {
       // A reset: every answer of the old round is gone, including ours.
