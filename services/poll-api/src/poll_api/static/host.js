@@ -53,6 +53,8 @@ const ui = {
   settings: $("poll-settings"),
   participants: $("participants"),
   totalVotes: $("total-votes"),
+  totalLabel: $("total-label"),
+  stepper: $("stepper"),
   previous: $("show-previous"),
   next: $("show-next"),
   actionNote: $("action-note"),
@@ -651,6 +653,8 @@ function render() {
   ui.participants.textContent = String(poll.participant_count || 0);
   const total = renderAggregate(ui.bars, ui.summary, spec, state.results[question.qid]);
   ui.totalVotes.textContent = String(total);
+  ui.totalLabel.textContent = spec.kind === "single" ? "Votes" : "Answers";
+  ui.stepper.hidden = run.length < 2;
   const allowed = {
     open: question.status !== "open",
     close: question.status === "open",
@@ -807,7 +811,9 @@ function updateRunItem(item, question, current, count) {
   for (const button of item.querySelectorAll(".run-actions button")) {
     const action = button.dataset.action;
     // Edit and Delete only exist for a question never opened: hide rather than grey them out.
-    button.hidden = (action === "edit" || action === "delete") && !editable;
+    button.hidden =
+      ((action === "edit" || action === "delete") && !editable) ||
+      ((action === "up" || action === "down") && count < 2);
     button.disabled = state.busy || !allowed[action];
   }
 }
