@@ -105,17 +105,20 @@ function el(tag, className, text) {
   return node;
 }
 
+/** A labelled control (and its hint) in its own block, appended to `box`; returns the control. */
 function field(box, id, labelText, control, hint) {
+  const wrap = el("div", "field");
   const label = el("label", "", labelText);
   label.htmlFor = id;
   control.id = id;
-  box.append(label, control);
+  wrap.append(label, control);
   if (hint) {
     const p = el("p", "hint", hint);
     p.id = id + "-hint";
     control.setAttribute("aria-describedby", p.id);
-    box.append(p);
+    wrap.append(p);
   }
+  box.append(wrap);
   return control;
 }
 
@@ -210,7 +213,13 @@ function makeDraft(spec, { tools = false } = {}) {
 
   // Multiple choice: how many choices.
   const multipleBox = el("div", "settings-grid s-multiple");
-  const minChoices = field(multipleBox, id + "-min-choices", "Fewest choices", numberInput("min_choices", 1, 20));
+  const minChoices = field(
+    multipleBox,
+    id + "-min-choices",
+    "Fewest choices",
+    numberInput("min_choices", 1, 20),
+    "Empty: 1."
+  );
   const maxChoices = field(
     multipleBox,
     id + "-max-choices",
