@@ -849,7 +849,28 @@ async function runQuestionAction(question, action) {
   } else {
     request = { path: base + "/" + action, method: "POST" };
   }
-  await hostRequest(request, actionDone[action](question.index + 1));
+  const result = await hostRequest(request, actionDone[action](question.index + 1));
+  if (result.ok) {
+    keepFocus(question.qid, action);
+  }
+}
+
+/** After a move or a delete the item's node moved or went: put the keyboard back near it. */
+function keepFocus(qid, action) {
+  if (action === "delete") {
+    ui.question.focus();
+    return;
+  }
+  if (action !== "up" && action !== "down") {
+    return;
+  }
+  const item = ui.list.querySelector("li[data-qid='" + qid + "']");
+  if (!item) {
+    return;
+  }
+  const same = item.querySelector("button[data-action=" + action + "]");
+  const other = item.querySelector("button[data-action=" + (action === "up" ? "down" : "up") + "]");
+  (same && !same.disabled ? same : other).focus();
 }
 
 /** A host request, then a refresh so every screen part shows the new state. */
