@@ -875,6 +875,9 @@ function keepFocus(qid, action) {
 
 /** A host request, then a refresh so every screen part shows the new state. */
 async function hostRequest({ path, method, body }, doneText) {
+  // The buttons are disabled while the request runs, which takes the focus off the one
+  // pressed: give it back afterwards (or to its group's first button still usable).
+  const active = document.activeElement;
   state.busy = true;
   render();
   const result = await api(path, { method, token: state.token, body });
@@ -884,7 +887,26 @@ async function hostRequest({ path, method, body }, doneText) {
   if (result.ok) {
     await refresh();
   }
+  restoreFocus(active);
   return result;
+}
+
+function restoreFocus(active) {
+  const lost = document.activeElement === null || document.activeElement === document.body;
+  if (!lost || !active || !active.isConnected || active.tagName !== "BUTTON") {
+    return;
+  }
+  if (!active.disabled && !active.hidden) {
+    active.focus();
+    return;
+  }
+  const group = active.parentElement;
+  const next = group
+    ? Array.from(group.querySelectorAll("button")).find((b) => !b.disabled && !b.hidden)
+    : null;
+  if (next) {
+    next.focus();
+  }
 }
 
 const actionDone = {
