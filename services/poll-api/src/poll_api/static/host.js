@@ -337,8 +337,34 @@ function makeDraft(spec, { tools = false } = {}) {
     return value;
   };
 
-  /** The question as the API takes it, or {error, focus} saying what to fix first. */
-  const read = () => {
+  /**
+   * The question as the API takes it, or {error, focus} saying what to fix first. With
+   * `clearing`, an optional setting left empty is sent as null (a PATCH merges the fields given
+   * onto the stored spec, so leaving one out would keep its old value).
+   */
+  const read = ({ clearing = false } = {}) => {
+    const result = readSpec();
+    if (!clearing || !result.spec) {
+      return result;
+    }
+    const optional = {
+      single: [],
+      multiple: ["max_choices"],
+      rating: ["min_label", "max_label"],
+      ranking: ["rank_count"],
+    };
+    for (const name of ["time_limit_s", ...(optional[result.spec.kind] || [])]) {
+      if (result.spec[name] === undefined) {
+        result.spec[name] = null;
+      }
+    }
+    if (result.spec.kind === "multiple" && result.spec.min_choices === undefined) {
+      result.spec.min_choices = 1; // not nullable: its default
+    }
+    return result;
+  };
+
+  const readSpec = () => {
     const k = kind.value;
     const text = prompt.value.trim();
     if (!text) {
@@ -985,7 +1011,7 @@ async function openEditor(question) {
   cancel.addEventListener("click", close);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const read = editors.get(draft).read();
+    const read = editors.get(draft).read({ clearing: true });
     if (read.error) {
       error.textContent = read.error;
       if (read.focus) {
