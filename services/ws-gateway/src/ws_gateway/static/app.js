@@ -711,23 +711,21 @@
     if (!question && !Number.isInteger(frame.qid)) {
       question = state.questions.find((q) => q.index === index) || null;
     }
-    const clash = state.questions.find(
-      (q) => q.index === index && (!question || q.qid !== question.qid)
-    );
-    if (!question && Number.isInteger(frame.qid) && !clash && frame.spec) {
-      // A question appended by the host.
+    if (!question) {
+      if (!frame.spec || !Number.isInteger(frame.qid)) {
+        refreshRun(); // nothing to draw it from: ask for the whole run again
+        return;
+      }
+      // A question the host appended.
       question = { qid: frame.qid, index: index, spec: frame.spec, epoch: frame.epoch };
       state.questions.push(question);
     }
-    if (!question || clash || question.index !== index) {
-      // Questions were moved or deleted: our copy of the run is stale.
-      if (refreshRun() || !question || !frame.spec) {
-        return;
-      }
-      // Refreshed a moment ago: take the frame as it is, the question where it says.
+    if (question.index !== index) {
+      // Questions moved or one was deleted: the gateway sends a frame for each question whose
+      // place changed, so the run is patched here, without every phone rejoining at once.
       for (const other of state.questions) {
         if (other !== question && other.index === index) {
-          other.index = -1; // out of the way until the next joined puts it right
+          other.index = -1; // its own frame puts it back; a deleted one stays out
         }
       }
       question.index = index;
@@ -1070,7 +1068,7 @@
     }
     ui.pollRoom.textContent = poll.room_code;
     ui.me.textContent = state.nickname;
-    const count = state.questions.length;
+    const count = state.questions.filter((q) => q.index >= 0).length;
     ui.position.hidden = count < 2 && !poll.title;
     ui.position.textContent =
       (poll.title ? poll.title + " · " : "") + "Question " + (question.index + 1) + " of " + count;
