@@ -346,6 +346,7 @@
     controlsKey: null,
     shownQid: null,
     refreshedAt: 0,
+    refreshTimer: null,
   };
 
   // ---- storage (the resume token per room, so a reload keeps the identity) -------------
@@ -523,6 +524,15 @@
       state.refreshedAt = Date.now();
       state.ws.close(4000, "refresh");
       return true;
+    }
+    if (state.ws && state.refreshTimer === null) {
+      // Refreshed a moment ago: once more when the 10 s are over, unless a join put it right.
+      state.refreshTimer = window.setTimeout(() => {
+        state.refreshTimer = null;
+        if (!runIsWhole()) {
+          refreshRun();
+        }
+      }, state.refreshedAt + 10001 - Date.now());
     }
     return false;
   }
@@ -758,7 +768,21 @@
     if (Number.isInteger(frame.current)) {
       state.current = frame.current;
     }
+    if (!runIsWhole() && refreshRun()) {
+      // A move announced for one question only leaves the others where they were: our copy
+      // has a hole, and the question on screen could be the wrong one. Rejoin for the run.
+      return;
+    }
     render();
+  }
+
+  /** Whether the placed questions are at 0 … n−1, once each, and the current one is there. */
+  function runIsWhole() {
+    const indexes = state.questions
+      .map((q) => q.index)
+      .filter((i) => i >= 0)
+      .sort((a, b) => a - b);
+    return indexes.every((i, position) => i === position) && state.current < indexes.length;
   }
 
   function onError(frame) {
