@@ -88,6 +88,14 @@ async def test_markup_that_got_past_validation_renders_as_text(
             json.dumps(OPTIONS),
             room,
         )
+        # A poll is a run of questions: its question 0 (qid 0) holds the text the views show.
+        await conn.execute(
+            "UPDATE questions SET spec = jsonb_set(jsonb_set(spec, '{prompt}', to_jsonb($1::text)),"
+            " '{options}', $2::jsonb) WHERE poll_id = $3 AND qid = 0",
+            QUESTION,
+            json.dumps(OPTIONS),
+            poll_id,
+        )
     finally:
         await conn.close()
     await host_action(host.page, "Open voting", "Voting is open")

@@ -1,29 +1,41 @@
-// Zephyr host console: create a poll, share it, control it, watch it, export it.
+// Zephyr host console: create a poll as a run of questions, share it, show and control each
+// question, watch every question's live results, export them.
 import {
   $,
+  KIND_TEXT,
   STATUS_TEXT,
   api,
   describeError,
   every,
   forgetToken,
-  renderBars,
+  formatClock,
+  questionsOf,
+  remainingMs,
+  renderAggregate,
+  resultsByQid,
   roomFromPath,
   saveToken,
   setUrlText,
+  settingsText,
   tokenFor,
 } from "./common.js";
 
 const REFRESH_MS = 1000;
+const TICK_MS = 250;
 const MIN_OPTIONS = 2;
 const MAX_OPTIONS = 20;
+const MAX_RANKING_OPTIONS = 10;
+const MAX_QUESTIONS = 50;
+const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking"];
+const SHORT_STATUS = { draft: "Draft", open: "Open", closed: "Closed" };
 
 const ui = {
   apiStatus: $("api-status"),
   createView: $("create-view"),
   createForm: $("create-form"),
-  newQuestion: $("new-question"),
-  optionInputs: $("option-inputs"),
-  addOption: $("add-option"),
+  title: $("poll-title"),
+  drafts: $("question-drafts"),
+  addQuestion: $("add-question"),
   hideResults: $("hide-results"),
   createButton: $("create-button"),
   createError: $("create-error"),
@@ -33,83 +45,490 @@ const ui = {
   tokenInput: $("token-input"),
   tokenError: $("token-error"),
   consoleView: $("console-view"),
+  heading: $("poll-heading"),
   status: $("poll-status"),
   revealed: $("poll-revealed"),
+  countdown: $("countdown"),
   question: $("poll-question"),
+  settings: $("poll-settings"),
   participants: $("participants"),
   totalVotes: $("total-votes"),
+  totalLabel: $("total-label"),
+  stepper: $("stepper"),
+  previous: $("show-previous"),
+  next: $("show-next"),
   actionNote: $("action-note"),
   bars: $("bars"),
+  summary: $("aggregate-summary"),
+  list: $("question-list"),
+  appendBox: $("append-box"),
+  appendForm: $("append-form"),
+  appendDraft: $("append-draft"),
+  appendButton: $("append-button"),
+  appendError: $("append-error"),
   downloadCsv: $("download-csv"),
   roomCode: $("room-code"),
   qr: $("qr"),
   joinLink: $("join-link"),
   presentLink: $("present-link"),
   tokenValue: $("token-value"),
-  actions: Array.from(document.querySelectorAll("button[data-action]")),
+  actions: Array.from(document.querySelectorAll(".actions button[data-action]")),
 };
 
-const state = { room: null, token: null, poll: null, counts: [], busy: false, stop: null };
+const state = {
+  room: null,
+  token: null,
+  poll: null,
+  results: {}, // qid -> the question's aggregate from GET /results
+  clockOffset: 0, // server clock − this machine's, from the last answer
+  busy: false,
+  stop: null,
+  ticker: null,
+  refreshSeq: 0,
+  renderedSeq: 0,
+  editing: new Set(), // qids whose editor is open: the refresh leaves them alone
+};
 
-// ---- create -------------------------------------------------------------------------------
+// ---- question drafts (the editor of one question, used to create, append and edit) -----------
 
-function addOptionInput(value = "") {
-  const count = ui.optionInputs.children.length;
-  if (count >= MAX_OPTIONS) {
-    return;
+let draftSerial = 0;
+const editors = new WeakMap(); // draft <li> -> {read, setNumber}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
   }
-  const item = document.createElement("li");
-  const id = "new-option-" + (count + 1);
-  const label = document.createElement("label");
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+/** A labelled control (and its hint) in its own block, appended to `box`; returns the control. */
+function field(box, id, labelText, control, hint) {
+  const wrap = el("div", "field");
+  const label = el("label", "", labelText);
   label.htmlFor = id;
-  label.className = "visually-hidden";
-  label.textContent = "Option " + (count + 1);
+  control.id = id;
+  wrap.append(label, control);
+  if (hint) {
+    const p = el("p", "hint", hint);
+    p.id = id + "-hint";
+    control.setAttribute("aria-describedby", p.id);
+    wrap.append(p);
+  }
+  box.append(wrap);
+  return control;
+}
+
+function numberInput(name, min, max) {
   const input = document.createElement("input");
-  input.id = id;
-  input.maxLength = 120;
-  input.value = value;
-  input.placeholder = "Option " + (count + 1);
-  item.append(label, input);
-  ui.optionInputs.append(item);
-  ui.addOption.disabled = ui.optionInputs.children.length >= MAX_OPTIONS;
+  input.type = "number";
+  input.inputMode = "numeric";
+  input.min = String(min);
+  input.max = String(max);
+  input.step = "1";
+  input.dataset.field = name;
   return input;
 }
+
+function textInput(name, maxLength) {
+  const input = document.createElement("input");
+  input.maxLength = maxLength;
+  input.dataset.field = name;
+  input.autocomplete = "off";
+  return input;
+}
+
+/**
+ * A question editor as an <li>: kind, text, the kind's settings, an optional time limit.
+ * `tools`: show Move up / Move down / Remove (the create form's list).
+ */
+function makeDraft(spec, { tools = false } = {}) {
+  draftSerial += 1;
+  const id = "d" + draftSerial;
+  const item = el("li", "draft");
+  const box = el("fieldset", "draft-box");
+  const legend = el("legend", "draft-title");
+  box.append(legend);
+
+  const kind = document.createElement("select");
+  kind.dataset.field = "kind";
+  for (const name of EDITABLE_KINDS) {
+    const option = el("option", "", KIND_TEXT[name]);
+    option.value = name;
+    kind.append(option);
+  }
+  const head = el("div", "draft-head");
+  field(head, id + "-kind", "Kind", kind);
+  box.append(head);
+
+  const prompt = document.createElement("textarea");
+  prompt.rows = 2;
+  prompt.maxLength = 300;
+  prompt.dataset.field = "prompt";
+  const promptLabel = el("label", "", "Question");
+  const promptNumber = el("span", "visually-hidden", "");
+  promptLabel.append(promptNumber);
+  promptLabel.htmlFor = id + "-prompt";
+  prompt.id = id + "-prompt";
+  box.append(promptLabel, prompt);
+
+  // Options (single, multiple, ranking).
+  const optionsBox = el("fieldset", "option-inputs s-options");
+  const optionsLegend = el("legend", "", "Options (2 to 20)");
+  const optionList = el("ol", "option-list");
+  const addOption = el("button", "secondary", "Add an option");
+  addOption.type = "button";
+  optionsBox.append(optionsLegend, optionList, addOption);
+  box.append(optionsBox);
+  const maxOptions = () => (kind.value === "ranking" ? MAX_RANKING_OPTIONS : MAX_OPTIONS);
+  const addOptionInput = (value = "") => {
+    const count = optionList.children.length;
+    if (count >= maxOptions()) {
+      return null;
+    }
+    const li = document.createElement("li");
+    const inputId = id + "-option-" + (count + 1);
+    const label = el("label", "visually-hidden", "Option " + (count + 1));
+    label.htmlFor = inputId;
+    const input = document.createElement("input");
+    input.id = inputId;
+    input.maxLength = 120;
+    input.value = value;
+    input.placeholder = "Option " + (count + 1);
+    input.dataset.field = "option";
+    li.append(label, input);
+    optionList.append(li);
+    addOption.disabled = optionList.children.length >= maxOptions();
+    return input;
+  };
+  addOption.addEventListener("click", () => {
+    const input = addOptionInput();
+    if (input) {
+      input.focus();
+    }
+  });
+
+  // Multiple choice: how many choices.
+  const multipleBox = el("div", "settings-grid s-multiple");
+  const minChoices = field(
+    multipleBox,
+    id + "-min-choices",
+    "Fewest choices",
+    numberInput("min_choices", 1, 20),
+    "Empty: 1."
+  );
+  const maxChoices = field(
+    multipleBox,
+    id + "-max-choices",
+    "Most choices",
+    numberInput("max_choices", 1, 20),
+    "Empty: as many as there are options."
+  );
+  box.append(multipleBox);
+
+  // Rating: the scale and its end labels.
+  const ratingBox = el("div", "settings-grid s-rating");
+  const ratingMin = document.createElement("select");
+  ratingMin.dataset.field = "min";
+  for (const value of [0, 1]) {
+    const option = el("option", "", String(value));
+    option.value = String(value);
+    ratingMin.append(option);
+  }
+  field(ratingBox, id + "-min", "Lowest value", ratingMin);
+  const ratingMax = field(ratingBox, id + "-max", "Highest value", numberInput("max", 2, 10), "2 to 10.");
+  const minLabel = field(ratingBox, id + "-min-label", "Label of the lowest value (optional)", textInput("min_label", 120));
+  const maxLabel = field(ratingBox, id + "-max-label", "Label of the highest value (optional)", textInput("max_label", 120));
+  box.append(ratingBox);
+
+  // Ranking: how many places.
+  const rankingBox = el("div", "settings-grid s-ranking");
+  const rankCount = field(
+    rankingBox,
+    id + "-rank-count",
+    "Places to rank",
+    numberInput("rank_count", 1, 10),
+    "Empty: every option is ranked."
+  );
+  box.append(rankingBox);
+
+  const timeBox = el("div", "settings-grid");
+  const timeLimit = field(
+    timeBox,
+    id + "-time-limit",
+    "Time limit in seconds (optional)",
+    numberInput("time_limit_s", 5, 600),
+    "5 to 600: voting closes by itself when the time is up."
+  );
+  box.append(timeBox);
+
+  let toolbar = null;
+  if (tools) {
+    toolbar = el("div", "draft-tools");
+    for (const [role, text] of [
+      ["up", "Move up"],
+      ["down", "Move down"],
+      ["remove", "Remove"],
+    ]) {
+      const button = el("button", role === "remove" ? "danger small" : "secondary small", text);
+      button.type = "button";
+      button.dataset.tool = role;
+      toolbar.append(button);
+    }
+    box.append(toolbar);
+  }
+  item.append(box);
+
+  const showKind = () => {
+    const k = kind.value;
+    item.dataset.kind = k;
+    optionsBox.hidden = !(k === "single" || k === "multiple" || k === "ranking");
+    multipleBox.hidden = k !== "multiple";
+    ratingBox.hidden = k !== "rating";
+    rankingBox.hidden = k !== "ranking";
+    optionsLegend.textContent = k === "ranking" ? "Options (2 to 10)" : "Options (2 to 20)";
+    while (optionList.children.length > maxOptions()) {
+      const last = optionList.lastElementChild;
+      if (last.querySelector("input").value.trim()) {
+        break; // never drop what was typed; the check on create says what is too many
+      }
+      last.remove();
+    }
+    addOption.disabled = optionList.children.length >= maxOptions();
+  };
+  kind.addEventListener("change", showKind);
+
+  // Fill in from a spec (editing) or with the defaults.
+  const initial = spec || { kind: "single" };
+  kind.value = EDITABLE_KINDS.includes(initial.kind) ? initial.kind : "single";
+  prompt.value = initial.prompt || "";
+  for (const text of initial.options || []) {
+    addOptionInput(text);
+  }
+  while (optionList.children.length < MIN_OPTIONS) {
+    addOptionInput();
+  }
+  const setNumber = (input, value) => {
+    input.value = Number.isInteger(value) ? String(value) : "";
+  };
+  setNumber(minChoices, initial.min_choices);
+  setNumber(maxChoices, initial.max_choices);
+  ratingMin.value = initial.min === 0 ? "0" : "1";
+  setNumber(ratingMax, Number.isInteger(initial.max) ? initial.max : 5);
+  minLabel.value = initial.min_label || "";
+  maxLabel.value = initial.max_label || "";
+  setNumber(rankCount, initial.rank_count);
+  setNumber(timeLimit, initial.time_limit_s);
+  showKind();
+
+  const intOf = (input, name, problems) => {
+    const raw = input.value.trim();
+    if (raw === "") {
+      return undefined;
+    }
+    const value = Number(raw);
+    if (!Number.isInteger(value)) {
+      problems.push(name + " must be a whole number");
+      return undefined;
+    }
+    return value;
+  };
+
+  /**
+   * The question as the API takes it, or {error, focus} saying what to fix first. With
+   * `clearing`, an optional setting left empty is sent as null (a PATCH merges the fields given
+   * onto the stored spec, so leaving one out would keep its old value).
+   */
+  const read = ({ clearing = false } = {}) => {
+    const result = readSpec();
+    if (!clearing || !result.spec) {
+      return result;
+    }
+    const optional = {
+      single: [],
+      multiple: ["max_choices"],
+      rating: ["min_label", "max_label"],
+      ranking: ["rank_count"],
+    };
+    for (const name of ["time_limit_s", ...(optional[result.spec.kind] || [])]) {
+      if (result.spec[name] === undefined) {
+        result.spec[name] = null;
+      }
+    }
+    if (result.spec.kind === "multiple" && result.spec.min_choices === undefined) {
+      result.spec.min_choices = 1; // not nullable: its default
+    }
+    return result;
+  };
+
+  const readSpec = () => {
+    const k = kind.value;
+    const text = prompt.value.trim();
+    if (!text) {
+      return { error: "Write the question.", focus: prompt };
+    }
+    const out = { kind: k, prompt: text };
+    const problems = [];
+    if (k === "single" || k === "multiple" || k === "ranking") {
+      out.options = Array.from(optionList.querySelectorAll("input"))
+        .map((input) => input.value.trim())
+        .filter((value) => value.length > 0);
+      if (out.options.length < MIN_OPTIONS) {
+        return { error: "Give at least two options.", focus: optionList.querySelector("input") };
+      }
+    }
+    if (k === "multiple") {
+      const low = intOf(minChoices, "Fewest choices", problems);
+      const high = intOf(maxChoices, "Most choices", problems);
+      if (low !== undefined) {
+        out.min_choices = low;
+      }
+      if (high !== undefined) {
+        out.max_choices = high;
+      }
+      const lowest = low === undefined ? 1 : low;
+      const highest = high === undefined ? out.options.length : high;
+      if (!(lowest >= 1 && lowest <= highest && highest <= out.options.length)) {
+        problems.push(
+          "choices must be 1 ≤ fewest ≤ most ≤ the number of options (" + out.options.length + ")"
+        );
+      }
+    }
+    if (k === "rating") {
+      out.min = Number(ratingMin.value);
+      const high = intOf(ratingMax, "Highest value", problems);
+      out.max = high === undefined ? 5 : high;
+      if (!(out.max > out.min && out.max <= 10)) {
+        problems.push("the highest value must be above the lowest and at most 10");
+      }
+      if (minLabel.value.trim()) {
+        out.min_label = minLabel.value.trim();
+      }
+      if (maxLabel.value.trim()) {
+        out.max_label = maxLabel.value.trim();
+      }
+    }
+    if (k === "ranking") {
+      const places = intOf(rankCount, "Places to rank", problems);
+      if (places !== undefined) {
+        out.rank_count = places;
+        if (!(places >= 1 && places <= out.options.length)) {
+          problems.push("places to rank must be 1 to the number of options (" + out.options.length + ")");
+        }
+      }
+    }
+    const limit = intOf(timeLimit, "Time limit", problems);
+    if (limit !== undefined) {
+      out.time_limit_s = limit;
+      if (!(limit >= 5 && limit <= 600)) {
+        problems.push("the time limit must be 5 to 600 seconds");
+      }
+    }
+    if (problems.length > 0) {
+      return { error: problems[0].charAt(0).toUpperCase() + problems[0].slice(1) + "." };
+    }
+    return { spec: out };
+  };
+
+  const setNumberText = (n) => {
+    legend.textContent = n === null ? "Question" : "Question " + n;
+    promptNumber.textContent = n === null ? "" : " " + n;
+  };
+  editors.set(item, { read, setNumber: setNumberText, toolbar, prompt });
+  setNumberText(null);
+  return item;
+}
+
+function renumberDrafts() {
+  const items = Array.from(ui.drafts.children);
+  items.forEach((item, i) => {
+    const editor = editors.get(item);
+    editor.setNumber(i + 1);
+    if (editor.toolbar) {
+      editor.toolbar.querySelector("[data-tool=up]").disabled = i === 0;
+      editor.toolbar.querySelector("[data-tool=down]").disabled = i === items.length - 1;
+      editor.toolbar.querySelector("[data-tool=remove]").disabled = items.length === 1;
+    }
+  });
+  ui.addQuestion.disabled = items.length >= MAX_QUESTIONS;
+}
+
+function addDraft(spec) {
+  const item = makeDraft(spec, { tools: true });
+  ui.drafts.append(item);
+  renumberDrafts();
+  return item;
+}
+
+function onDraftTool(event) {
+  const button = event.target.closest("button[data-tool]");
+  if (!button) {
+    return;
+  }
+  const item = button.closest("li.draft");
+  const tool = button.dataset.tool;
+  if (tool === "remove" && ui.drafts.children.length > 1) {
+    const next = item.nextElementSibling || item.previousElementSibling;
+    item.remove();
+    renumberDrafts();
+    editors.get(next).prompt.focus();
+    return;
+  }
+  if (tool === "up" && item.previousElementSibling) {
+    item.previousElementSibling.before(item);
+  } else if (tool === "down" && item.nextElementSibling) {
+    item.nextElementSibling.after(item);
+  }
+  renumberDrafts();
+  if (!button.disabled) {
+    button.focus(); // moving the item keeps the keyboard on the button pressed
+  } else {
+    item.querySelector("[data-tool=" + (tool === "up" ? "down" : "up") + "]").focus();
+  }
+}
+
+// ---- create -------------------------------------------------------------------------------
 
 function showCreate() {
   ui.createView.hidden = false;
   ui.tokenView.hidden = true;
   ui.consoleView.hidden = true;
-  while (ui.optionInputs.children.length < MIN_OPTIONS) {
-    addOptionInput();
+  if (ui.drafts.children.length === 0) {
+    addDraft(null);
   }
-  ui.newQuestion.focus();
+  editors.get(ui.drafts.firstElementChild).prompt.focus();
 }
 
 async function onCreate(event) {
   event.preventDefault();
-  const question = ui.newQuestion.value.trim();
-  const options = Array.from(ui.optionInputs.querySelectorAll("input"))
-    .map((input) => input.value.trim())
-    .filter((text) => text.length > 0);
-  if (!question) {
-    ui.createError.textContent = "Write a question.";
-    ui.newQuestion.focus();
-    return;
+  const questions = [];
+  const items = Array.from(ui.drafts.children);
+  for (const [i, item] of items.entries()) {
+    const read = editors.get(item).read();
+    if (read.error) {
+      ui.createError.textContent =
+        (items.length > 1 ? "Question " + (i + 1) + ": " : "") + read.error;
+      if (read.focus) {
+        read.focus.focus();
+      }
+      return;
+    }
+    questions.push(read.spec);
   }
-  if (options.length < MIN_OPTIONS) {
-    ui.createError.textContent = "Give at least two options.";
-    return;
+  const body = {
+    questions,
+    settings: { hide_results_until_reveal: ui.hideResults.checked },
+  };
+  const title = ui.title.value.trim();
+  if (title) {
+    body.title = title;
   }
   ui.createButton.disabled = true;
   ui.createError.textContent = "";
-  const result = await api("/api/polls", {
-    method: "POST",
-    body: {
-      question,
-      options,
-      settings: { hide_results_until_reveal: ui.hideResults.checked },
-    },
-  });
+  const result = await api("/api/polls", { method: "POST", body });
   ui.createButton.disabled = false;
   if (!result.ok) {
     ui.createError.textContent = "Not created: " + describeError(result);
@@ -152,11 +571,15 @@ function stopRefresh() {
     state.stop();
     state.stop = null;
   }
+  window.clearInterval(state.ticker);
+  state.ticker = null;
 }
 
 async function startConsole(room, token, joinUrl, poll) {
   stopRefresh();
-  Object.assign(state, { room, token, poll, counts: [] });
+  Object.assign(state, { room, token, poll: null, results: {} });
+  state.editing.clear();
+  ui.list.replaceChildren();
   ui.createView.hidden = true;
   ui.tokenView.hidden = true;
   ui.consoleView.hidden = false;
@@ -164,11 +587,14 @@ async function startConsole(room, token, joinUrl, poll) {
   ui.tokenValue.value = token;
   ui.presentLink.href = "/host/" + room + "/present";
   ui.qr.src = "/api/polls/" + room + "/qr.svg";
-  if (poll) {
+  resetAppendForm();
+  if (poll && (poll.questions || poll.question)) {
+    state.poll = Object.assign({ participant_count: 0 }, poll);
     render();
   }
   ui.question.focus();
   state.stop = every(REFRESH_MS, refresh);
+  state.ticker = window.setInterval(renderCountdowns, TICK_MS);
   if (!joinUrl) {
     const link = await api("/api/polls/" + room + "/join");
     joinUrl = link.ok ? link.data.join_url : null;
@@ -179,12 +605,13 @@ async function startConsole(room, token, joinUrl, poll) {
 
 async function refresh() {
   const room = state.room;
+  const seq = ++state.refreshSeq;
   const [pollResult, resultsResult] = await Promise.all([
     api("/api/polls/" + room),
     api("/api/polls/" + room + "/results", { token: state.token }),
   ]);
-  if (room !== state.room) {
-    return;
+  if (room !== state.room || seq < state.renderedSeq) {
+    return; // another poll now, or a later refresh already drew newer data
   }
   if (pollResult.status === 0 || resultsResult.status === 0) {
     setApiStatus("offline", "Cannot reach the server. Retrying…");
@@ -205,9 +632,13 @@ async function refresh() {
     setApiStatus("offline", describeError(pollResult.ok ? resultsResult : pollResult));
     return;
   }
+  state.renderedSeq = seq;
   setApiStatus("live", "Live");
+  if (pollResult.clockOffset !== null) {
+    state.clockOffset = pollResult.clockOffset;
+  }
   state.poll = pollResult.data;
-  state.counts = resultsResult.data.counts;
+  state.results = resultsByQid(resultsResult.data, questionsOf(state.poll));
   render();
 }
 
@@ -216,58 +647,422 @@ function setApiStatus(kind, text) {
   ui.apiStatus.textContent = text;
 }
 
+function questions() {
+  return state.poll ? questionsOf(state.poll) : [];
+}
+
+function currentQuestion() {
+  const run = questions();
+  const current = Number.isInteger(state.poll.current) ? state.poll.current : 0;
+  return run.find((q) => q.index === current) || run[0] || null;
+}
+
+function timeLeft(question) {
+  if (!question || question.status !== "open" || !question.closes_at) {
+    return null;
+  }
+  return remainingMs(question.closes_at, state.clockOffset, Date.now());
+}
+
+function countdownText(left) {
+  return left <= 0 ? "Time is up" : "Closes in " + formatClock(left);
+}
+
 function render() {
   const poll = state.poll;
-  ui.question.textContent = poll.question;
-  document.title = "Host: " + poll.question;
-  ui.status.dataset.status = poll.status;
-  ui.status.textContent = STATUS_TEXT[poll.status] || poll.status;
-  ui.revealed.hidden = !poll.revealed;
-  ui.participants.textContent = String(poll.participant_count);
-  const total = renderBars(ui.bars, poll.options, state.counts);
+  const question = currentQuestion();
+  if (!poll || !question) {
+    return;
+  }
+  const run = questions();
+  const spec = question.spec;
+  ui.heading.textContent =
+    (poll.title ? poll.title + " · " : "") +
+    "Question " + (question.index + 1) + " of " + run.length + " · " + (KIND_TEXT[spec.kind] || spec.kind);
+  ui.question.textContent = spec.prompt;
+  ui.settings.textContent = settingsText(spec);
+  document.title = "Host: " + spec.prompt;
+  ui.status.dataset.status = question.status;
+  ui.status.textContent = STATUS_TEXT[question.status] || question.status;
+  ui.revealed.hidden = !question.revealed;
+  ui.participants.textContent = String(poll.participant_count || 0);
+  const total = renderAggregate(ui.bars, ui.summary, spec, state.results[question.qid]);
   ui.totalVotes.textContent = String(total);
+  ui.totalLabel.textContent = spec.kind === "single" ? "Votes" : "Answers";
+  ui.stepper.hidden = run.length < 2;
   const allowed = {
-    open: poll.status !== "open",
-    close: poll.status === "open",
-    reveal: !poll.revealed,
-    reset: poll.status !== "draft" || poll.revealed || total > 0,
+    open: question.status !== "open",
+    close: question.status === "open",
+    reveal: !question.revealed,
+    reset: question.status !== "draft" || question.revealed || total > 0,
   };
   for (const button of ui.actions) {
     button.disabled = state.busy || !allowed[button.dataset.action];
   }
+  ui.previous.disabled = state.busy || question.index === 0;
+  ui.next.disabled = state.busy || question.index >= run.length - 1;
+  ui.appendButton.disabled = state.busy || run.length >= MAX_QUESTIONS;
+  renderList(run, question);
+  renderCountdowns();
 }
 
-async function runAction(action) {
-  if (action === "reset" && !window.confirm("Reset discards every vote. Reset the poll?")) {
+function renderCountdowns() {
+  if (!state.poll) {
     return;
   }
+  const current = currentQuestion();
+  const left = timeLeft(current);
+  ui.countdown.hidden = left === null;
+  if (left !== null) {
+    ui.countdown.textContent = countdownText(left);
+    ui.countdown.dataset.state = left <= 0 ? "up" : left <= 10000 ? "soon" : "running";
+  }
+  for (const question of questions()) {
+    const item = ui.list.querySelector("li[data-qid='" + question.qid + "']");
+    const node = item ? item.querySelector(".countdown") : null;
+    if (!node) {
+      continue;
+    }
+    const mine = timeLeft(question);
+    node.hidden = mine === null;
+    if (mine !== null) {
+      node.textContent = countdownText(mine);
+      node.dataset.state = mine <= 0 ? "up" : mine <= 10000 ? "soon" : "running";
+    }
+  }
+}
+
+// ---- the run: one item per question, kept between refreshes (focus stays put) -------------
+
+const RUN_ACTIONS = [
+  ["show", "Show"],
+  ["open", "Open"],
+  ["close", "Close"],
+  ["reveal", "Reveal"],
+  ["reset", "Reset"],
+  ["edit", "Edit"],
+  ["delete", "Delete"],
+  ["up", "Move up"],
+  ["down", "Move down"],
+];
+
+function runItem(qid) {
+  const item = el("li", "run-item");
+  item.dataset.qid = String(qid);
+  const head = el("div", "run-head");
+  const number = el("span", "run-number");
+  const status = el("span", "status");
+  const revealed = el("span", "revealed", "Revealed");
+  const current = el("span", "current-mark", "On screen");
+  const countdown = el("span", "countdown");
+  countdown.setAttribute("role", "timer");
+  countdown.hidden = true;
+  head.append(number, status, revealed, current, countdown);
+  const prompt = el("p", "run-prompt");
+  prompt.id = "run-" + qid + "-prompt";
+  const settings = el("p", "run-settings");
+  const bars = el("ul", "bars small");
+  bars.setAttribute("aria-label", "Live results");
+  const summary = el("p", "summary");
+  summary.hidden = true;
+  const actions = el("div", "run-actions");
+  for (const [action, text] of RUN_ACTIONS) {
+    const button = el("button", action === "delete" || action === "reset" ? "danger small" : "secondary small", text);
+    button.type = "button";
+    button.dataset.action = action;
+    // The visible word is the name; the question's text says which one it acts on.
+    button.setAttribute("aria-describedby", prompt.id);
+    actions.append(button);
+  }
+  const editor = el("div", "run-editor");
+  editor.hidden = true;
+  item.append(head, prompt, settings, bars, summary, actions, editor);
+  return item;
+}
+
+function renderList(run, current) {
+  const seen = new Set();
+  let previous = null;
+  for (const question of run) {
+    seen.add(question.qid);
+    let item = ui.list.querySelector("li[data-qid='" + question.qid + "']");
+    if (!item) {
+      item = runItem(question.qid);
+    }
+    // Keep the DOM order the run's order, moving as little as possible.
+    const wanted = previous ? previous.nextElementSibling : ui.list.firstElementChild;
+    if (wanted !== item) {
+      if (previous) {
+        previous.after(item);
+      } else {
+        ui.list.prepend(item);
+      }
+    }
+    previous = item;
+    updateRunItem(item, question, current, run.length);
+  }
+  for (const item of Array.from(ui.list.children)) {
+    if (!seen.has(Number(item.dataset.qid))) {
+      state.editing.delete(Number(item.dataset.qid));
+      item.remove();
+    }
+  }
+}
+
+function updateRunItem(item, question, current, count) {
+  const spec = question.spec;
+  const isCurrent = question.qid === current.qid;
+  item.dataset.index = String(question.index);
+  item.dataset.status = question.status;
+  item.classList.toggle("is-current", isCurrent);
+  item.querySelector(".run-number").textContent = String(question.index + 1) + ".";
+  const status = item.querySelector(".status");
+  status.dataset.status = question.status;
+  status.textContent = SHORT_STATUS[question.status] || question.status;
+  item.querySelector(".revealed").hidden = !question.revealed;
+  item.querySelector(".current-mark").hidden = !isCurrent;
+  item.querySelector(".run-prompt").textContent = spec.prompt;
+  item.querySelector(".run-settings").textContent =
+    (KIND_TEXT[spec.kind] || spec.kind) + (settingsText(spec) ? " · " + settingsText(spec) : "");
+  const total = renderAggregate(
+    item.querySelector(".bars"),
+    item.querySelector(".summary"),
+    spec,
+    state.results[question.qid]
+  );
+  const editable = !question.ever_opened && EDITABLE_KINDS.includes(spec.kind);
+  const editing = state.editing.has(question.qid);
+  const allowed = {
+    show: !isCurrent,
+    open: question.status !== "open",
+    close: question.status === "open",
+    reveal: !question.revealed,
+    reset: question.status !== "draft" || question.revealed || total > 0,
+    edit: editable && !editing,
+    delete: editable && count > 1,
+    up: question.index > 0,
+    down: question.index < count - 1,
+  };
+  for (const button of item.querySelectorAll(".run-actions button")) {
+    const action = button.dataset.action;
+    // Edit and Delete only exist for a question never opened: hide rather than grey them out.
+    button.hidden =
+      ((action === "edit" || action === "delete") && !editable) ||
+      ((action === "up" || action === "down") && count < 2);
+    button.disabled = state.busy || !allowed[action];
+  }
+}
+
+async function runQuestionAction(question, action) {
+  const base = "/api/polls/" + state.room + "/questions/" + question.index;
+  const number = "question " + (question.index + 1);
+  if (action === "reset" && !window.confirm("Reset discards every answer to " + number + ". Reset it?")) {
+    return;
+  }
+  if (action === "delete" && !window.confirm("Delete " + number + " from the run?")) {
+    return;
+  }
+  if (action === "edit") {
+    openEditor(question);
+    return;
+  }
+  let request;
+  if (action === "delete") {
+    request = { path: base, method: "DELETE" };
+  } else if (action === "up" || action === "down") {
+    const to = question.index + (action === "up" ? -1 : 1);
+    request = { path: base + "/move", method: "POST", body: { to } };
+  } else {
+    request = { path: base + "/" + action, method: "POST" };
+  }
+  const result = await hostRequest(request, actionDone[action](question.index + 1));
+  if (result.ok) {
+    keepFocus(question.qid, action);
+  }
+}
+
+/** After a move or a delete the item's node moved or went: put the keyboard back near it. */
+function keepFocus(qid, action) {
+  if (action === "delete") {
+    ui.question.focus();
+    return;
+  }
+  if (action !== "up" && action !== "down") {
+    return;
+  }
+  const item = ui.list.querySelector("li[data-qid='" + qid + "']");
+  if (!item) {
+    return;
+  }
+  const same = item.querySelector("button[data-action=" + action + "]");
+  const other = item.querySelector("button[data-action=" + (action === "up" ? "down" : "up") + "]");
+  (same && !same.disabled ? same : other).focus();
+}
+
+/** A host request, then a refresh so every screen part shows the new state. */
+async function hostRequest({ path, method, body }, doneText) {
+  // The buttons are disabled while the request runs, which takes the focus off the one
+  // pressed: give it back afterwards (or to its group's first button still usable).
+  const active = document.activeElement;
   state.busy = true;
   render();
-  const result = await api("/api/polls/" + state.room + "/" + action, {
-    method: "POST",
-    token: state.token,
-  });
+  const result = await api(path, { method, token: state.token, body });
   state.busy = false;
-  if (result.ok) {
-    state.poll = Object.assign({}, state.poll, result.data, {
-      participant_count: state.poll.participant_count,
-    });
-    if (action === "reset") {
-      state.counts = [];
-    }
-    ui.actionNote.textContent = actionDone[action];
-  } else {
-    ui.actionNote.textContent = "Not done: " + describeError(result);
-  }
+  ui.actionNote.textContent = result.ok ? doneText : "Not done: " + describeError(result);
   render();
+  if (result.ok) {
+    await refresh();
+  }
+  restoreFocus(active);
+  return result;
+}
+
+function restoreFocus(active) {
+  const lost = document.activeElement === null || document.activeElement === document.body;
+  if (!lost || !active || !active.isConnected || active.tagName !== "BUTTON") {
+    return;
+  }
+  if (!active.disabled && !active.hidden) {
+    active.focus();
+    return;
+  }
+  const group = active.parentElement;
+  const next = group
+    ? Array.from(group.querySelectorAll("button")).find((b) => !b.disabled && !b.hidden)
+    : null;
+  if (next) {
+    next.focus();
+  }
 }
 
 const actionDone = {
-  open: "Voting is open.",
-  close: "Voting is closed.",
-  reveal: "The results are public now.",
-  reset: "The poll was reset: every vote is gone and it is a draft again.",
+  show: (n) => "Question " + n + " is on the participants' screens now.",
+  open: (n) => "Voting is open on question " + n + ".",
+  close: (n) => "Voting is closed on question " + n + ".",
+  reveal: (n) => "The results of question " + n + " are public now.",
+  reset: (n) => "Question " + n + " was reset: its answers are gone and it is a draft again.",
+  delete: (n) => "Question " + n + " was deleted.",
+  up: (n) => "Question " + n + " moved up.",
+  down: (n) => "Question " + n + " moved down.",
+  save: (n) => "Question " + n + " was saved.",
+  append: (n) => "Question " + n + " was added to the run.",
 };
+
+async function runCurrentAction(action) {
+  const question = currentQuestion();
+  if (question) {
+    await runQuestionAction(question, action);
+  }
+}
+
+async function step(delta) {
+  const question = currentQuestion();
+  const run = questions();
+  const target = question ? run.find((q) => q.index === question.index + delta) : null;
+  if (target) {
+    await runQuestionAction(target, "show");
+  }
+}
+
+// ---- editing a draft question in the run, and appending one ---------------------------------
+
+async function openEditor(question) {
+  const item = ui.list.querySelector("li[data-qid='" + question.qid + "']");
+  if (!item) {
+    return;
+  }
+  state.editing.add(question.qid);
+  // The host view has the full settings (a public view may leave some out).
+  const full = await api("/api/polls/" + state.room + "/questions", { token: state.token });
+  let spec = question.spec;
+  const list = full.ok ? (Array.isArray(full.data) ? full.data : full.data && full.data.questions) : null;
+  const found = Array.isArray(list) ? list.find((q) => q && q.qid === question.qid) : null;
+  if (found) {
+    spec = found.spec || found;
+  }
+  const editor = item.querySelector(".run-editor");
+  const form = el("form", "edit-form");
+  form.noValidate = true;
+  const drafts = el("ol", "drafts single");
+  const draft = makeDraft(spec);
+  editors.get(draft).setNumber(question.index + 1);
+  drafts.append(draft);
+  const save = el("button", "primary", "Save");
+  save.type = "submit";
+  const cancel = el("button", "secondary", "Cancel");
+  cancel.type = "button";
+  const error = el("p", "error");
+  error.setAttribute("role", "alert");
+  const row = el("p", "row tight");
+  row.append(save, cancel);
+  form.append(drafts, row, error);
+  editor.replaceChildren(form);
+  editor.hidden = false;
+  const close = () => {
+    state.editing.delete(question.qid);
+    editor.hidden = true;
+    editor.replaceChildren();
+    render();
+    const edit = item.querySelector("button[data-action=edit]");
+    if (edit && !edit.hidden) {
+      edit.focus();
+    }
+  };
+  cancel.addEventListener("click", close);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const read = editors.get(draft).read({ clearing: true });
+    if (read.error) {
+      error.textContent = read.error;
+      if (read.focus) {
+        read.focus.focus();
+      }
+      return;
+    }
+    const index = Number(item.dataset.index);
+    save.disabled = true;
+    const result = await hostRequest(
+      { path: "/api/polls/" + state.room + "/questions/" + index, method: "PATCH", body: read.spec },
+      actionDone.save(index + 1)
+    );
+    save.disabled = false;
+    if (result.ok) {
+      close();
+    } else {
+      error.textContent = "Not saved: " + describeError(result);
+    }
+  });
+  render();
+  editors.get(draft).prompt.focus();
+}
+
+function resetAppendForm() {
+  ui.appendDraft.replaceChildren(makeDraft(null));
+  ui.appendError.textContent = "";
+}
+
+async function onAppend(event) {
+  event.preventDefault();
+  const draft = ui.appendDraft.firstElementChild;
+  const read = editors.get(draft).read();
+  if (read.error) {
+    ui.appendError.textContent = read.error;
+    if (read.focus) {
+      read.focus.focus();
+    }
+    return;
+  }
+  ui.appendError.textContent = "";
+  const result = await hostRequest(
+    { path: "/api/polls/" + state.room + "/questions", method: "POST", body: read.spec },
+    actionDone.append(questions().length + 1)
+  );
+  if (result.ok) {
+    resetAppendForm();
+  } else {
+    ui.appendError.textContent = "Not added: " + describeError(result);
+  }
+}
 
 async function downloadCsv() {
   // A plain link cannot send the Authorization header: fetch the file, then save the blob.
@@ -296,17 +1091,30 @@ async function downloadCsv() {
 
 function init() {
   ui.createForm.addEventListener("submit", onCreate);
-  ui.addOption.addEventListener("click", () => {
-    const input = addOptionInput();
-    if (input) {
-      input.focus();
-    }
+  ui.drafts.addEventListener("click", onDraftTool);
+  ui.addQuestion.addEventListener("click", () => {
+    const item = addDraft(null);
+    editors.get(item).prompt.focus();
   });
   ui.tokenForm.addEventListener("submit", onToken);
+  ui.appendForm.addEventListener("submit", onAppend);
   ui.downloadCsv.addEventListener("click", downloadCsv);
   for (const button of ui.actions) {
-    button.addEventListener("click", () => runAction(button.dataset.action));
+    button.addEventListener("click", () => runCurrentAction(button.dataset.action));
   }
+  ui.previous.addEventListener("click", () => step(-1));
+  ui.next.addEventListener("click", () => step(1));
+  ui.list.addEventListener("click", (event) => {
+    const button = event.target.closest(".run-actions button[data-action]");
+    if (!button || !state.poll) {
+      return;
+    }
+    const qid = Number(button.closest("li.run-item").dataset.qid);
+    const question = questions().find((q) => q.qid === qid);
+    if (question) {
+      runQuestionAction(question, button.dataset.action);
+    }
+  });
   window.addEventListener("popstate", () => window.location.reload());
   const room = roomFromPath();
   if (!room) {

@@ -1,16 +1,284 @@
-// Zephyr participant page: join a room, vote with one tap, watch the results live.
-// Plain JavaScript, no build step. User text is only ever set with textContent.
+// Zephyr participant page: join a room, answer the question the host shows (single or multiple
+// choice, rating, ranking), watch the results live. Plain JavaScript, no build step.
+// User text is only ever set with textContent.
 "use strict";
 
 (function () {
+  // ---- pure helpers (no DOM; unit-tested with node, see docs/pages.md) ------------------
+
+  const KIND_TEXT = {
+    single: "Single choice",
+    multiple: "Multiple choice",
+    rating: "Rating",
+    ranking: "Ranking",
+    wordcloud: "Word cloud",
+    quiz: "Quiz",
+  };
+
+  function percent(count, total) {
+    return total > 0 ? Math.round((100 * count) / total) : 0;
+  }
+
+  function plural(n, one, many) {
+    return n + " " + (n === 1 ? one : many);
+  }
+
+  /** (low, high) of a multiple-choice question, its default ("all options") resolved. */
+  function choiceRange(spec) {
+    const count = (spec.options || []).length;
+    const low = Number.isInteger(spec.min_choices) ? spec.min_choices : 1;
+    const high = Number.isInteger(spec.max_choices) ? spec.max_choices : count;
+    return [low, high];
+  }
+
+  /** How many options a ranking answer ranks (k), its default ("all") resolved. */
+  function rankCount(spec) {
+    const count = (spec.options || []).length;
+    return Number.isInteger(spec.rank_count) ? spec.rank_count : count;
+  }
+
+  function ratingRange(spec) {
+    const low = Number.isInteger(spec.min) ? spec.min : 1;
+    const high = Number.isInteger(spec.max) ? spec.max : 5;
+    return [low, high];
+  }
+
+  /** The rule of a multiple-choice question, in words ("Choose 1 to 2 options"). */
+  function choiceRule(spec) {
+    const [low, high] = choiceRange(spec);
+    if (low === high) {
+      return "Choose exactly " + plural(low, "option", "options");
+    }
+    return "Choose " + low + " to " + high + " options";
+  }
+
+  /** Why a multiple-choice selection cannot be sent yet, or null when it can. */
+  function choiceProblem(spec, chosen) {
+    const [low, high] = choiceRange(spec);
+    if (chosen.length < low) {
+      return low === high
+        ? "Choose exactly " + plural(low, "option", "options") + "."
+        : "Choose at least " + plural(low, "option", "options") + ".";
+    }
+    if (chosen.length > high) {
+      return "Choose at most " + plural(high, "option", "options") + ".";
+    }
+    return null;
+  }
+
+  /** The vote frame's answer field for a question and what the participant picked. */
+  function answerFields(spec, picked) {
+    switch (spec.kind) {
+      case "single":
+        return { option: picked };
+      case "multiple":
+        return { options: picked.slice().sort((a, b) => a - b) };
+      case "rating":
+        return { value: picked };
+      case "ranking":
+        return { ranking: picked.slice() };
+      default:
+        return null;
+    }
+  }
+
+  /** An answer (as vote_accepted or joined.my_answers carry it) from the fields sent. */
+  function answerFromFields(kind, fields) {
+    return Object.assign({ kind: kind }, fields);
+  }
+
+  function sameAnswer(a, b) {
+    if (!a || !b) {
+      return false;
+    }
+    const pick = (x) => JSON.stringify([x.option, x.options, x.value, x.ranking]);
+    return pick(a) === pick(b);
+  }
+
+  /** An answer in words: "Red", "Python, Go", "4", "1. B · 2. A". */
+  function answerText(spec, answer) {
+    if (!answer) {
+      return "";
+    }
+    const options = spec.options || [];
+    const label = (i) => (typeof options[i] === "string" ? options[i] : "#" + (i + 1));
+    if (Number.isInteger(answer.option)) {
+      return label(answer.option);
+    }
+    if (Array.isArray(answer.ranking)) {
+      return answer.ranking.map((i, p) => p + 1 + ". " + label(i)).join(" · ");
+    }
+    if (Array.isArray(answer.options)) {
+      return answer.options.map(label).join(", ");
+    }
+    if (Number.isInteger(answer.value)) {
+      return String(answer.value);
+    }
+    return "";
+  }
+
+  /**
+   * What a results list shows for a question's tally: one row per bar, and a summary line.
+   * Rows: {key, label, count, unit, pct, width}. single/multiple: percentage of respondents
+   * (`total`; for multiple they add up to more than 100). rating: the histogram, plus the
+   * exact mean from the server (a string, never recomputed in floating point). ranking: Borda
+   * points, best first, the bar relative to the most points an option can get (k × total).
+   */
+  function aggregateRows(spec, tally) {
+    const t = tally || {};
+    const counts = Array.isArray(t.counts) ? t.counts : [];
+    const num = (x) => (Number.isInteger(x) ? x : 0);
+    const options = spec.options || [];
+    if (spec.kind === "rating") {
+      const [low, high] = ratingRange(spec);
+      const values = [];
+      for (let v = low; v <= high; v += 1) {
+        values.push(v);
+      }
+      const cells = values.map((_, i) => num(counts[i]));
+      const total = Number.isInteger(t.total) ? t.total : cells.reduce((a, b) => a + b, 0);
+      const rows = values.map((v, i) => {
+        let label = String(v);
+        if (v === low && spec.min_label) {
+          label += " · " + spec.min_label;
+        } else if (v === high && spec.max_label) {
+          label += " · " + spec.max_label;
+        }
+        const pct = percent(cells[i], total);
+        return {
+          key: String(v),
+          label: label,
+          count: cells[i],
+          unit: cells[i] === 1 ? " answer · " : " answers · ",
+          pct: pct + "%",
+          width: pct,
+        };
+      });
+      let mean = typeof t.mean === "string" ? t.mean : null;
+      if (mean === null && total > 0 && Number.isInteger(t.sum)) {
+        mean = (t.sum / total).toFixed(2);
+      }
+      return {
+        rows: rows,
+        total: total,
+        summary: { label: "Mean", value: mean === null ? "–" : mean, note: "from " + plural(total, "answer", "answers") },
+      };
+    }
+    if (spec.kind === "ranking") {
+      const points = Array.isArray(t.points) ? t.points : [];
+      const average = Array.isArray(t.average) ? t.average : [];
+      const total = num(t.total);
+      const best = rankCount(spec) * total;
+      const rows = options.map((text, i) => ({
+        key: String(i),
+        label: text,
+        count: num(points[i]),
+        unit: num(points[i]) === 1 ? " point · avg " : " points · avg ",
+        pct: typeof average[i] === "string" ? average[i] : "0.00",
+        width: best > 0 ? Math.round((100 * num(points[i])) / best) : 0,
+        index: i,
+      }));
+      rows.sort((a, b) => b.count - a.count || a.index - b.index);
+      return {
+        rows: rows,
+        total: total,
+        summary: {
+          label: "Borda points",
+          value: rankCount(spec) + " for a first place",
+          note: "from " + plural(total, "ranking", "rankings"),
+        },
+      };
+    }
+    const cells = options.map((_, i) => num(counts[i]));
+    const sum = cells.reduce((a, b) => a + b, 0);
+    const total = spec.kind === "multiple" && Number.isInteger(t.total) ? t.total : sum;
+    const rows = options.map((text, i) => {
+      const pct = percent(cells[i], total);
+      return {
+        key: String(i),
+        label: text,
+        count: cells[i],
+        unit: cells[i] === 1 ? " vote · " : " votes · ",
+        pct: pct + "%",
+        width: pct,
+      };
+    });
+    const summary =
+      spec.kind === "multiple"
+        ? { label: "Respondents", value: String(total), note: "(percentages are of respondents)" }
+        : null;
+    return { rows: rows, total: total, summary: summary };
+  }
+
+  /** Milliseconds left until `closesAt` (ISO), on the server's clock (offset = server − local). */
+  function remainingMs(closesAt, offsetMs, nowMs) {
+    const closes = Date.parse(closesAt);
+    if (Number.isNaN(closes)) {
+      return null;
+    }
+    return closes - (nowMs + offsetMs);
+  }
+
+  /** "1:05" for 65 s left (rounded up, so 0:00 only once time is up). */
+  function formatClock(ms) {
+    const seconds = Math.max(0, Math.ceil(ms / 1000));
+    const m = Math.floor(seconds / 60);
+    const s = seconds % 60;
+    return m + ":" + String(s).padStart(2, "0");
+  }
+
+  /** The run of questions of a poll view; a first-version view is a run of one. */
+  function questionsOf(poll) {
+    if (Array.isArray(poll.questions) && poll.questions.length > 0) {
+      return poll.questions.map((q) => Object.assign({}, q));
+    }
+    return [
+      {
+        qid: 0,
+        index: 0,
+        spec: { kind: poll.kind || "single", prompt: poll.question, options: poll.options || [] },
+        status: poll.status,
+        revealed: poll.revealed,
+        epoch: poll.epoch,
+        closes_at: null,
+      },
+    ];
+  }
+
+  const helpers = {
+    aggregateRows,
+    answerFields,
+    answerText,
+    choiceProblem,
+    choiceRange,
+    choiceRule,
+    formatClock,
+    percent,
+    questionsOf,
+    rankCount,
+    remainingMs,
+    sameAnswer,
+  };
+
+  if (typeof document === "undefined") {
+    // Loaded by node for the unit test of the helpers above: no page to run.
+    if (typeof module === "object" && module.exports) {
+      module.exports = helpers;
+    }
+    return;
+  }
+
+  // ---- the page ---------------------------------------------------------------------------
+
   const ROOM_RE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6}$/;
   const STORE_PREFIX = "zephyr.participant.";
   const BACKOFF_FIRST_MS = 500;
   const BACKOFF_MAX_MS = 15000;
   const PING_EVERY_MS = 25000;
   const PONG_WITHIN_MS = 10000;
+  const TICK_MS = 250;
   const STATUS_TEXT = {
-    draft: "Waiting for the host to open the poll",
+    draft: "Waiting for the host to open this question",
     open: "Voting is open",
     closed: "Voting is closed",
   };
@@ -28,14 +296,27 @@
     pollRoom: $("poll-room"),
     me: $("me"),
     leave: $("leave"),
+    position: $("question-position"),
     status: $("poll-status"),
+    countdown: $("countdown"),
     question: $("question"),
+    box: $("options-box"),
     legend: $("options-legend"),
+    rule: $("answer-rule"),
     options: $("options"),
+    scale: $("scale"),
+    scaleEnds: $("scale-ends"),
+    scaleMin: $("scale-min-label"),
+    scaleMax: $("scale-max-label"),
+    answerActions: $("answer-actions"),
+    sendAnswer: $("send-answer"),
+    clearAnswer: $("clear-answer"),
+    myAnswer: $("my-answer"),
     voteNote: $("vote-note"),
     results: $("results"),
     resultsTotal: $("results-total"),
     bars: $("bars"),
+    summary: $("results-summary"),
     resultsHidden: $("results-hidden"),
   };
 
@@ -48,16 +329,24 @@
     joined: false,
     everJoined: false,
     poll: null,
-    tally: null,
-    myVote: null,
-    pending: null, // {option, clientVoteId, epoch}: a vote sent but not yet accepted
+    questions: [], // QuestionState of the run, in order (index = position)
+    current: 0, // index of the question participants see
+    tallies: {}, // qid -> latest tally frame
+    answers: {}, // qid -> my counted answer ({kind, option | options | value | ranking})
+    picks: {}, // qid -> what is ticked or ranked but not sent yet (multiple, ranking)
+    pending: null, // {qid, kind, fields, clientVoteId, epoch}: sent but not yet accepted
+    clockOffset: 0, // server clock − this device's clock, from server_time
     attempt: 0,
     retryTimer: null,
     retryAt: 0,
     countdownTimer: null,
     pingTimer: null,
     pongTimer: null,
-    optionsKey: null,
+    tickTimer: null,
+    controlsKey: null,
+    shownQid: null,
+    refreshedAt: 0,
+    refreshTimer: null,
   };
 
   // ---- storage (the resume token per room, so a reload keeps the identity) -------------
@@ -108,10 +397,6 @@
     return "v-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  function percent(count, total) {
-    return total > 0 ? Math.round((100 * count) / total) : 0;
-  }
-
   function send(frame) {
     if (state.ws && state.ws.readyState === WebSocket.OPEN) {
       state.ws.send(JSON.stringify(frame));
@@ -123,6 +408,29 @@
   function setConnection(kind, text) {
     ui.connection.dataset.state = kind;
     ui.connection.textContent = text;
+  }
+
+  function byQid(qid) {
+    return state.questions.find((q) => q.qid === qid) || null;
+  }
+
+  function currentQuestion() {
+    return state.questions.find((q) => q.index === state.current) || state.questions[0] || null;
+  }
+
+  /** The server's clock from a frame's server_time, so countdowns ignore the phone's clock. */
+  function syncClock(serverTime) {
+    const server = Date.parse(serverTime || "");
+    if (!Number.isNaN(server)) {
+      state.clockOffset = server - Date.now();
+    }
+  }
+
+  function timeLeft(question) {
+    if (!question || question.status !== "open" || !question.closes_at) {
+      return null;
+    }
+    return remainingMs(question.closes_at, state.clockOffset, Date.now());
   }
 
   // ---- connection -------------------------------------------------------------------------
@@ -209,6 +517,26 @@
     }
   }
 
+  /** Our copy of the run no longer matches the server's: rejoin for a fresh `joined`. */
+  function refreshRun() {
+    // At most once every 10 s, so frames that never fit cannot make the page loop.
+    if (state.ws && Date.now() - state.refreshedAt > 10000) {
+      state.refreshedAt = Date.now();
+      state.ws.close(4000, "refresh");
+      return true;
+    }
+    if (state.ws && state.refreshTimer === null) {
+      // Refreshed a moment ago: once more when the 10 s are over, unless a join put it right.
+      state.refreshTimer = window.setTimeout(() => {
+        state.refreshTimer = null;
+        if (!runIsWhole()) {
+          refreshRun();
+        }
+      }, state.refreshedAt + 10001 - Date.now());
+    }
+    return false;
+  }
+
   function startPing() {
     stopPing();
     state.pingTimer = window.setInterval(() => {
@@ -262,8 +590,7 @@
         onVoteAccepted(frame);
         break;
       case "tally":
-        state.tally = { counts: frame.counts, total: frame.total, version: frame.version };
-        renderResults();
+        onTally(frame);
         break;
       case "poll_state":
         onPollState(frame);
@@ -287,17 +614,41 @@
     state.nickname = frame.nickname;
     state.token = frame.resume_token;
     saveIdentity(state.room, frame.nickname, frame.resume_token);
+    syncClock(frame.server_time);
     state.poll = frame.poll;
-    state.tally = frame.tally;
-    state.myVote = frame.my_vote;
+    state.questions = questionsOf(frame.poll);
+    state.current = Number.isInteger(frame.current)
+      ? frame.current
+      : Number.isInteger(frame.poll.current)
+        ? frame.poll.current
+        : 0;
+    const current = currentQuestion();
+    state.tallies = {};
+    if (frame.tally) {
+      const qid = Number.isInteger(frame.tally.qid) ? frame.tally.qid : current ? current.qid : 0;
+      state.tallies[qid] = frame.tally;
+    }
+    state.answers = {};
+    if (Array.isArray(frame.my_answers)) {
+      for (const mine of frame.my_answers) {
+        if (mine && mine.answer && Number.isInteger(mine.qid)) {
+          state.answers[mine.qid] = mine.answer;
+        }
+      }
+    }
+    if (current && state.answers[current.qid] === undefined && Number.isInteger(frame.my_vote)) {
+      state.answers[current.qid] = { kind: "single", option: frame.my_vote };
+    }
     setConnection("connected", "Connected");
     startPing();
+    startTicking();
     showPollView();
-    // A vote tapped while the connection was down goes out now, under its first id, so it
+    // An answer given while the connection was down goes out now, under its first id, so it
     // counts once even if the first attempt did reach the gateway.
     const pending = state.pending;
-    if (pending && pending.epoch === state.poll.epoch && state.poll.status === "open") {
-      send({ type: "vote", option: pending.option, client_vote_id: pending.clientVoteId });
+    const target = pending ? byQid(pending.qid) : null;
+    if (pending && target && pending.epoch === target.epoch && target.status === "open") {
+      sendPending(pending, target);
     } else {
       state.pending = null;
     }
@@ -308,36 +659,130 @@
   }
 
   function onVoteAccepted(frame) {
-    if (state.pending && state.pending.clientVoteId === frame.client_vote_id) {
+    const pending = state.pending;
+    const mine = pending && pending.clientVoteId === frame.client_vote_id;
+    let qid = Number.isInteger(frame.qid) ? frame.qid : null;
+    if (qid === null) {
+      qid = mine ? pending.qid : currentQuestion() ? currentQuestion().qid : 0;
+    }
+    const question = byQid(qid);
+    let answer = frame.answer || null;
+    if (!answer && Number.isInteger(frame.option)) {
+      answer = { kind: "single", option: frame.option };
+    }
+    if (!answer && mine) {
+      answer = answerFromFields(pending.kind, pending.fields);
+    }
+    if (mine) {
       state.pending = null;
     }
-    state.myVote = frame.option;
-    const text = state.poll ? state.poll.options[frame.option] : "";
-    ui.voteNote.textContent = "Your vote for “" + text + "” is counted.";
+    if (answer) {
+      state.answers[qid] = answer;
+    }
+    delete state.picks[qid];
+    if (question && answer) {
+      const text = answerText(question.spec, answer);
+      ui.voteNote.textContent =
+        question.spec.kind === "single"
+          ? "Your vote for “" + text + "” is counted."
+          : "Your answer is counted: " + text + ".";
+    }
     render();
+  }
+
+  function onTally(frame) {
+    let qid = Number.isInteger(frame.qid) ? frame.qid : null;
+    if (qid === null) {
+      const question = Number.isInteger(frame.question)
+        ? state.questions.find((q) => q.index === frame.question)
+        : currentQuestion();
+      qid = question ? question.qid : 0;
+    }
+    const known = state.tallies[qid];
+    if (known && Number.isInteger(known.version) && frame.version < known.version) {
+      return; // an older tally overtaken by a newer one
+    }
+    state.tallies[qid] = frame;
+    renderResults();
   }
 
   function onPollState(frame) {
     if (!state.poll) {
       return;
     }
-    if (frame.epoch !== state.poll.epoch) {
-      // A reset: every vote of the old round is gone, including ours.
-      state.myVote = null;
-      state.pending = null;
-      state.tally = null;
-      ui.voteNote.textContent = "The host started the poll again: your vote was cleared.";
+    syncClock(frame.server_time);
+    let question = Number.isInteger(frame.qid) ? byQid(frame.qid) : null;
+    // A first-version frame names no question: it is about the current one.
+    const index = Number.isInteger(frame.question)
+      ? frame.question
+      : question
+        ? question.index
+        : state.current;
+    if (!question && !Number.isInteger(frame.qid)) {
+      question = state.questions.find((q) => q.index === index) || null;
     }
-    state.poll = Object.assign({}, state.poll, {
+    if (!question) {
+      if (!frame.spec || !Number.isInteger(frame.qid)) {
+        refreshRun(); // nothing to draw it from: ask for the whole run again
+        return;
+      }
+      // A question the host appended.
+      question = { qid: frame.qid, index: index, spec: frame.spec, epoch: frame.epoch };
+      state.questions.push(question);
+    }
+    if (question.index !== index) {
+      // Questions moved or one was deleted: the gateway sends a frame for each question whose
+      // place changed, so the run is patched here, without every phone rejoining at once.
+      for (const other of state.questions) {
+        if (other !== question && other.index === index) {
+          other.index = -1; // its own frame puts it back; a deleted one stays out
+        }
+      }
+      question.index = index;
+    }
+    if (frame.epoch !== question.epoch) {
+      // A reset: every answer of the old round is gone, including ours.
+      if (state.answers[question.qid] !== undefined || index === frame.current) {
+        ui.voteNote.textContent = "The host started this question again: your answer was cleared.";
+      }
+      delete state.answers[question.qid];
+      delete state.tallies[question.qid];
+      delete state.picks[question.qid];
+      if (state.pending && state.pending.qid === question.qid) {
+        state.pending = null;
+      }
+    }
+    Object.assign(question, {
       status: frame.status,
       revealed: frame.revealed,
       epoch: frame.epoch,
+      closes_at: frame.closes_at || null,
     });
-    if (frame.status !== "open" && state.pending) {
+    if (frame.spec) {
+      question.spec = frame.spec;
+    }
+    if (frame.status !== "open" && state.pending && state.pending.qid === question.qid) {
       state.pending = null;
-      ui.voteNote.textContent = "Voting closed before your vote went through.";
+      ui.voteNote.textContent = "Voting closed before your answer went through.";
+    }
+    if (Number.isInteger(frame.current)) {
+      state.current = frame.current;
+    }
+    if (!runIsWhole() && refreshRun()) {
+      // A move announced for one question only leaves the others where they were: our copy
+      // has a hole, and the question on screen could be the wrong one. Rejoin for the run.
+      return;
     }
     render();
+  }
+
+  /** Whether the placed questions are at 0 … n−1, once each, and the current one is there. */
+  function runIsWhole() {
+    const indexes = state.questions
+      .map((q) => q.index)
+      .filter((i) => i >= 0)
+      .sort((a, b) => a - b);
+    return indexes.every((i, position) => i === position) && state.current < indexes.length;
   }
 
   function onError(frame) {
@@ -359,9 +804,26 @@
         fatal("No poll has the room code " + state.room + ".");
         break;
       case "poll_closed":
+      case "question_closed":
         state.pending = null;
-        ui.voteNote.textContent = "Voting is closed: that vote was not counted.";
+        ui.voteNote.textContent = "Voting is closed: that answer was not counted.";
         render();
+        break;
+      case "invalid_answer":
+      case "invalid_option":
+        state.pending = null;
+        ui.voteNote.textContent = "Not counted: " + message;
+        render();
+        break;
+      case "answer_locked":
+        state.pending = null;
+        ui.voteNote.textContent = "Your first answer is locked: " + message;
+        render();
+        break;
+      case "unknown_question":
+        state.pending = null;
+        ui.voteNote.textContent = "That question is no longer in the poll.";
+        refreshRun();
         break;
       case "rate_limited":
       case "overloaded":
@@ -395,36 +857,141 @@
     if (!pending) {
       return;
     }
-    ui.voteNote.textContent = "Busy; sending your vote again in a moment…";
+    ui.voteNote.textContent = "Busy; sending your answer again in a moment…";
     window.setTimeout(() => {
-      if (state.pending === pending && state.joined) {
-        send({ type: "vote", option: pending.option, client_vote_id: pending.clientVoteId });
+      const target = byQid(pending.qid);
+      if (state.pending === pending && state.joined && target) {
+        sendPending(pending, target);
       }
     }, waitMs);
   }
 
-  // ---- user actions -----------------------------------------------------------------------
+  // ---- answering --------------------------------------------------------------------------
 
-  function vote(option) {
-    const poll = state.poll;
-    if (!poll || poll.status !== "open") {
+  function sendPending(pending, question) {
+    const frame = Object.assign(
+      { type: "vote", question: question.index },
+      pending.fields,
+      { client_vote_id: pending.clientVoteId }
+    );
+    return state.joined && send(frame);
+  }
+
+  /** Send an answer to the current question (`picked`: an index, a value or a list). */
+  function answer(picked) {
+    const question = currentQuestion();
+    if (!question || question.status !== "open") {
       return;
     }
-    if (state.pending && state.pending.option === option) {
+    const left = timeLeft(question);
+    if (left !== null && left <= 0) {
+      ui.voteNote.textContent = "Time is up: answers are no longer taken.";
       return;
     }
-    if (!state.pending && state.myVote === option) {
-      ui.voteNote.textContent = "That is already your vote.";
+    const fields = answerFields(question.spec, picked);
+    if (!fields) {
+      ui.voteNote.textContent = "This page cannot answer this kind of question yet.";
       return;
     }
-    state.pending = { option: option, clientVoteId: newClientVoteId(), epoch: poll.epoch };
-    const sent =
-      state.joined &&
-      send({ type: "vote", option: option, client_vote_id: state.pending.clientVoteId });
+    const pending = state.pending;
+    if (pending && pending.qid === question.qid && sameAnswer(pending.fields, fields)) {
+      return;
+    }
+    if (!pending && sameAnswer(state.answers[question.qid], fields)) {
+      ui.voteNote.textContent =
+        question.spec.kind === "single" ? "That is already your vote." : "That is already your answer.";
+      return;
+    }
+    state.pending = {
+      qid: question.qid,
+      kind: question.spec.kind,
+      fields: fields,
+      clientVoteId: newClientVoteId(),
+      epoch: question.epoch,
+    };
+    const sent = sendPending(state.pending, question);
     ui.voteNote.textContent = sent
-      ? "Sending your vote…"
-      : "Your vote will be sent when the connection is back.";
+      ? "Sending your answer…"
+      : "Your answer will be sent when the connection is back.";
     render();
+  }
+
+  /** What is ticked (multiple) or ranked (ranking) on the current question, not yet sent. */
+  function picksFor(question) {
+    if (state.picks[question.qid] === undefined) {
+      const mine = state.answers[question.qid];
+      if (question.spec.kind === "multiple") {
+        state.picks[question.qid] = mine && Array.isArray(mine.options) ? mine.options.slice() : [];
+      } else {
+        state.picks[question.qid] = mine && Array.isArray(mine.ranking) ? mine.ranking.slice() : [];
+      }
+    }
+    return state.picks[question.qid];
+  }
+
+  function onChoiceToggle(question, index, checkbox) {
+    const picks = picksFor(question);
+    const at = picks.indexOf(index);
+    const [, high] = choiceRange(question.spec);
+    if (checkbox.checked && at < 0) {
+      if (picks.length >= high) {
+        checkbox.checked = false; // the rule is enforced before anything is sent
+        ui.voteNote.textContent =
+          "You can choose at most " + plural(high, "option", "options") + ": untick one first.";
+        return;
+      }
+      picks.push(index);
+    } else if (!checkbox.checked && at >= 0) {
+      picks.splice(at, 1);
+    }
+    ui.voteNote.textContent = "";
+    renderControls();
+  }
+
+  function onRankTap(question, index) {
+    const picks = picksFor(question);
+    const at = picks.indexOf(index);
+    if (at >= 0) {
+      picks.splice(at, 1); // tapping a ranked option takes it out; those below move up
+    } else if (picks.length < rankCount(question.spec)) {
+      picks.push(index);
+    } else {
+      ui.voteNote.textContent = "Every place is taken: tap a ranked option to take it out.";
+      return;
+    }
+    ui.voteNote.textContent = "";
+    renderControls();
+  }
+
+  function onSendAnswer() {
+    const question = currentQuestion();
+    if (!question) {
+      return;
+    }
+    const picks = picksFor(question);
+    if (question.spec.kind === "multiple") {
+      const problem = choiceProblem(question.spec, picks);
+      if (problem) {
+        ui.voteNote.textContent = problem;
+        return;
+      }
+    } else if (question.spec.kind === "ranking") {
+      const k = rankCount(question.spec);
+      if (picks.length !== k) {
+        ui.voteNote.textContent = "Rank " + plural(k, "option", "options") + " before sending.";
+        return;
+      }
+    }
+    answer(picks.slice());
+  }
+
+  function onClearRanking() {
+    const question = currentQuestion();
+    if (question) {
+      state.picks[question.qid] = [];
+      ui.voteNote.textContent = "";
+      renderControls();
+    }
   }
 
   function onJoinSubmit(event) {
@@ -449,16 +1016,23 @@
 
   function start(room, nickname, token) {
     disconnect();
-    state.room = room;
-    state.nickname = nickname;
-    state.token = token;
-    state.poll = null;
-    state.tally = null;
-    state.myVote = null;
-    state.pending = null;
-    state.attempt = 0;
-    state.everJoined = false;
-    state.wanted = true;
+    Object.assign(state, {
+      room: room,
+      nickname: nickname,
+      token: token,
+      poll: null,
+      questions: [],
+      current: 0,
+      tallies: {},
+      answers: {},
+      picks: {},
+      pending: null,
+      attempt: 0,
+      everJoined: false,
+      wanted: true,
+      controlsKey: null,
+      shownQid: null,
+    });
     ui.joinError.textContent = "";
     ui.joinButton.disabled = true;
     connect();
@@ -467,6 +1041,7 @@
   function onLeave() {
     forgetIdentity(state.room);
     disconnect();
+    stopTicking();
     state.everJoined = false;
     setConnection("idle", "");
     showJoinForm("");
@@ -498,28 +1073,181 @@
     ui.joinButton.disabled = false;
   }
 
+  function startTicking() {
+    if (state.tickTimer === null) {
+      state.tickTimer = window.setInterval(renderCountdown, TICK_MS);
+    }
+  }
+
+  function stopTicking() {
+    window.clearInterval(state.tickTimer);
+    state.tickTimer = null;
+  }
+
   function render() {
     const poll = state.poll;
-    if (!poll) {
+    const question = currentQuestion();
+    if (!poll || !question) {
       return;
     }
     ui.pollRoom.textContent = poll.room_code;
     ui.me.textContent = state.nickname;
-    ui.question.textContent = poll.question;
-    ui.status.dataset.status = poll.status;
-    ui.status.textContent = STATUS_TEXT[poll.status] || poll.status;
-    document.title = "Zephyr: " + poll.question;
-    renderOptions();
+    const count = state.questions.filter((q) => q.index >= 0).length;
+    ui.position.hidden = count < 2 && !poll.title;
+    ui.position.textContent =
+      (poll.title ? poll.title + " · " : "") + "Question " + (question.index + 1) + " of " + count;
+    ui.question.textContent = question.spec.prompt;
+    ui.status.dataset.status = question.status;
+    ui.status.textContent = STATUS_TEXT[question.status] || question.status;
+    document.title = "Zephyr: " + question.spec.prompt;
+    const changed = state.shownQid !== null && state.shownQid !== question.qid;
+    state.shownQid = question.qid;
+    renderControls();
+    renderMyAnswer();
     renderResults();
+    renderCountdown();
+    if (changed) {
+      // The host showed another question: start reading there.
+      if (!state.pending) {
+        ui.voteNote.textContent = "";
+      }
+      ui.question.focus();
+    }
   }
 
-  function renderOptions() {
-    const poll = state.poll;
-    const key = JSON.stringify([poll.id, poll.options]);
-    if (state.optionsKey !== key) {
-      // Build the buttons once per poll, so focus stays put while updates arrive.
-      ui.options.replaceChildren();
-      poll.options.forEach((text, index) => {
+  function renderCountdown() {
+    const question = currentQuestion();
+    const left = timeLeft(question);
+    ui.countdown.hidden = left === null;
+    if (left === null) {
+      return;
+    }
+    const up = left <= 0;
+    ui.countdown.dataset.state = up ? "up" : left <= 10000 ? "soon" : "running";
+    ui.countdown.textContent = up ? "Time is up" : "Time left " + formatClock(left);
+    const wasUp = ui.box.dataset.timeUp === "true";
+    if (up !== wasUp) {
+      ui.box.dataset.timeUp = up ? "true" : "false";
+      renderControls();
+    }
+  }
+
+  function canAnswer(question) {
+    const left = timeLeft(question);
+    return question.status === "open" && (left === null || left > 0);
+  }
+
+  function renderControls() {
+    const question = currentQuestion();
+    if (!question) {
+      return;
+    }
+    const spec = question.spec;
+    const kind = spec.kind;
+    const key = JSON.stringify([state.poll.id, question.qid, spec]);
+    if (state.controlsKey !== key) {
+      // Build the controls once per question, so focus stays put while updates arrive.
+      buildControls(question);
+      state.controlsKey = key;
+    }
+    ui.box.dataset.kind = kind;
+    const open = canAnswer(question);
+    const mine = state.answers[question.qid] || null;
+    const pending = state.pending && state.pending.qid === question.qid ? state.pending : null;
+    ui.answerActions.hidden = !(kind === "multiple" || kind === "ranking");
+    ui.clearAnswer.hidden = kind !== "ranking";
+    ui.sendAnswer.disabled = !open || pending !== null;
+    ui.clearAnswer.disabled = !open;
+    ui.rule.hidden = !(kind === "multiple" || kind === "ranking");
+    if (kind === "single") {
+      ui.legend.textContent = open
+        ? mine === null
+          ? "Tap an option to vote"
+          : "Tap another option to change your vote"
+        : "Options";
+      const pendingOption = pending ? pending.fields.option : null;
+      ui.options.querySelectorAll("button.option").forEach((button) => {
+        const index = Number(button.dataset.index);
+        const isMine = mine !== null && mine.option === index;
+        const sending = pendingOption === index;
+        button.disabled = !open;
+        button.setAttribute("aria-pressed", isMine ? "true" : "false");
+        button.classList.toggle("mine", isMine);
+        button.classList.toggle("sending", sending);
+        button.querySelector(".option-mark").textContent = sending
+          ? "Sending…"
+          : isMine
+            ? "Your vote"
+            : "";
+      });
+    } else if (kind === "multiple") {
+      const picks = picksFor(question);
+      const [, high] = choiceRange(spec);
+      ui.legend.textContent = open ? choiceRule(spec) : "Options";
+      ui.rule.textContent = picks.length + " of at most " + high + " chosen";
+      ui.sendAnswer.textContent = pending
+        ? "Sending…"
+        : mine
+          ? "Change my answer"
+          : "Send my answer";
+      ui.options.querySelectorAll("input[type=checkbox]").forEach((box) => {
+        const index = Number(box.dataset.index);
+        box.checked = picks.includes(index);
+        box.disabled = !open;
+        const isMine = mine !== null && Array.isArray(mine.options) && mine.options.includes(index);
+        box.closest("li").classList.toggle("mine", isMine);
+      });
+    } else if (kind === "rating") {
+      const [low, high] = ratingRange(spec);
+      ui.legend.textContent = open
+        ? "Tap a value from " + low + " to " + high
+        : "Values from " + low + " to " + high;
+      ui.scale.querySelectorAll("button").forEach((button) => {
+        const value = Number(button.dataset.value);
+        const isMine = mine !== null && mine.value === value;
+        const sending = pending !== null && pending.fields.value === value;
+        button.disabled = !open;
+        button.setAttribute("aria-pressed", isMine ? "true" : "false");
+        button.classList.toggle("mine", isMine);
+        button.classList.toggle("sending", sending);
+      });
+    } else if (kind === "ranking") {
+      const picks = picksFor(question);
+      const k = rankCount(spec);
+      ui.legend.textContent = open
+        ? "Tap the options in order, best first"
+        : "Options";
+      ui.rule.textContent =
+        picks.length < k
+          ? "Place " + (picks.length + 1) + " of " + k + ": tap an option (tap a ranked one to take it out)"
+          : "All " + k + " places are filled: send your ranking";
+      ui.sendAnswer.textContent = pending
+        ? "Sending…"
+        : mine
+          ? "Change my ranking"
+          : "Send my ranking";
+      ui.options.querySelectorAll("button.option").forEach((button) => {
+        const index = Number(button.dataset.index);
+        const place = picks.indexOf(index);
+        button.disabled = !open;
+        button.setAttribute("aria-pressed", place >= 0 ? "true" : "false");
+        button.classList.toggle("mine", place >= 0);
+        button.querySelector(".option-mark").textContent = place >= 0 ? "Rank " + (place + 1) : "";
+      });
+    } else {
+      ui.legend.textContent = KIND_TEXT[kind] || kind;
+    }
+  }
+
+  function buildControls(question) {
+    const spec = question.spec;
+    ui.options.replaceChildren();
+    ui.scale.replaceChildren();
+    ui.options.hidden = !(spec.kind === "single" || spec.kind === "multiple" || spec.kind === "ranking");
+    ui.scale.hidden = spec.kind !== "rating";
+    ui.scaleEnds.hidden = true;
+    if (spec.kind === "single" || spec.kind === "ranking") {
+      (spec.options || []).forEach((text, index) => {
         const item = document.createElement("li");
         const button = el("button", "option");
         button.type = "button";
@@ -527,66 +1255,141 @@
         const label = el("span", "option-text");
         label.textContent = text;
         button.append(label, el("span", "option-mark"));
-        button.addEventListener("click", () => vote(index));
+        button.addEventListener("click", () => {
+          const now = currentQuestion();
+          if (!now || now.qid !== question.qid) {
+            return;
+          }
+          if (spec.kind === "single") {
+            answer(index);
+          } else {
+            onRankTap(now, index);
+          }
+        });
         item.append(button);
         ui.options.append(item);
       });
-      state.optionsKey = key;
+    } else if (spec.kind === "multiple") {
+      (spec.options || []).forEach((text, index) => {
+        const item = el("li", "choice");
+        const id = "choice-" + question.qid + "-" + index;
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.id = id;
+        box.dataset.index = String(index);
+        const label = el("label", "choice-label");
+        label.htmlFor = id;
+        const textNode = el("span", "option-text");
+        textNode.textContent = text;
+        label.append(textNode);
+        box.addEventListener("change", () => {
+          const now = currentQuestion();
+          if (now && now.qid === question.qid) {
+            onChoiceToggle(now, index, box);
+          }
+        });
+        item.append(box, label);
+        ui.options.append(item);
+      });
+    } else if (spec.kind === "rating") {
+      const [low, high] = ratingRange(spec);
+      for (let value = low; value <= high; value += 1) {
+        const item = document.createElement("li");
+        const button = el("button", "scale-value");
+        button.type = "button";
+        button.dataset.value = String(value);
+        button.textContent = String(value);
+        let name = String(value);
+        if (value === low && spec.min_label) {
+          name += " (" + spec.min_label + ")";
+        } else if (value === high && spec.max_label) {
+          name += " (" + spec.max_label + ")";
+        }
+        button.setAttribute("aria-label", name);
+        button.addEventListener("click", () => {
+          const now = currentQuestion();
+          if (now && now.qid === question.qid) {
+            answer(value);
+          }
+        });
+        item.append(button);
+        ui.scale.append(item);
+      }
+      ui.scaleEnds.hidden = !(spec.min_label || spec.max_label);
+      ui.scaleMin.textContent = spec.min_label ? low + " = " + spec.min_label : "";
+      ui.scaleMax.textContent = spec.max_label ? high + " = " + spec.max_label : "";
     }
-    const open = poll.status === "open";
-    ui.legend.textContent = open
-      ? state.myVote === null
-        ? "Tap an option to vote"
-        : "Tap another option to change your vote"
-      : "Options";
-    const pendingOption = state.pending ? state.pending.option : null;
-    ui.options.querySelectorAll("button.option").forEach((button) => {
-      const index = Number(button.dataset.index);
-      const mine = state.myVote === index;
-      const sending = pendingOption === index;
-      button.disabled = !open;
-      button.setAttribute("aria-pressed", mine ? "true" : "false");
-      button.classList.toggle("mine", mine);
-      button.classList.toggle("sending", sending);
-      button.querySelector(".option-mark").textContent = sending
-        ? "Sending…"
-        : mine
-          ? "Your vote"
-          : "";
-    });
+  }
+
+  function renderMyAnswer() {
+    const question = currentQuestion();
+    const mine = question ? state.answers[question.qid] : undefined;
+    const text = mine ? answerText(question.spec, mine) : "";
+    ui.myAnswer.hidden = !text;
+    ui.myAnswer.textContent = text ? "Your answer: " + text : "";
   }
 
   function renderResults() {
     const poll = state.poll;
-    if (!poll) {
+    const question = currentQuestion();
+    if (!poll || !question) {
       return;
     }
-    const visible = !poll.hide_results_until_reveal || poll.revealed;
+    const visible = !poll.hide_results_until_reveal || question.revealed;
     ui.results.hidden = !visible;
     ui.resultsHidden.hidden = visible;
     if (!visible) {
       return;
     }
-    const counts = poll.options.map((_, i) =>
-      state.tally && Number.isInteger(state.tally.counts[i]) ? state.tally.counts[i] : 0
-    );
-    const total = counts.reduce((a, b) => a + b, 0);
-    ui.resultsTotal.textContent = "(" + total + (total === 1 ? " vote)" : " votes)");
-    if (ui.bars.children.length !== counts.length) {
-      ui.bars.replaceChildren(...counts.map(() => barItem()));
+    const spec = question.spec;
+    const view = aggregateRows(spec, state.tallies[question.qid]);
+    const noun = spec.kind === "single" ? ["vote", "votes"] : ["answer", "answers"];
+    ui.resultsTotal.textContent = "(" + plural(view.total, noun[0], noun[1]) + ")";
+    if (ui.bars.children.length !== view.rows.length) {
+      ui.bars.replaceChildren(...view.rows.map(() => barItem()));
     }
-    counts.forEach((count, index) => {
-      const item = ui.bars.children[index];
-      const pct = percent(count, total);
-      item.dataset.index = String(index);
-      item.querySelector(".bar-label").textContent = poll.options[index];
-      item.querySelector(".count").textContent = String(count);
-      item.querySelector(".unit").textContent = count === 1 ? " vote · " : " votes · ";
-      item.querySelector(".pct").textContent = pct + "%";
+    const mine = state.answers[question.qid] || null;
+    view.rows.forEach((row, position) => {
+      const item = ui.bars.children[position];
+      item.dataset.index = row.key;
+      item.querySelector(".bar-label").textContent = row.label;
+      item.querySelector(".count").textContent = String(row.count);
+      item.querySelector(".unit").textContent = row.unit;
+      item.querySelector(".pct").textContent = row.pct;
       // CSSOM, not a style attribute: allowed under a CSP without 'unsafe-inline'.
-      item.querySelector(".fill").style.width = pct + "%";
-      item.classList.toggle("mine", state.myVote === index);
+      item.querySelector(".fill").style.width = row.width + "%";
+      item.classList.toggle("mine", isMineRow(spec, mine, row.key));
     });
+    ui.summary.hidden = view.summary === null;
+    if (view.summary) {
+      renderSummary(ui.summary, view.summary);
+    }
+  }
+
+  function isMineRow(spec, mine, key) {
+    if (!mine) {
+      return false;
+    }
+    const n = Number(key);
+    if (spec.kind === "rating") {
+      return mine.value === n;
+    }
+    if (Array.isArray(mine.options)) {
+      return mine.options.includes(n);
+    }
+    if (Array.isArray(mine.ranking)) {
+      return mine.ranking[0] === n;
+    }
+    return mine.option === n;
+  }
+
+  function renderSummary(node, summary) {
+    if (node.children.length !== 3) {
+      node.replaceChildren(el("span", "summary-label"), el("strong", "summary-value"), el("span", "summary-note"));
+    }
+    node.children[0].textContent = summary.label + " ";
+    node.children[1].textContent = summary.value;
+    node.children[2].textContent = " " + summary.note;
   }
 
   // An element with its class: the page builds its DOM with textContent, never innerHTML.
@@ -614,6 +1417,8 @@
   function init() {
     ui.joinForm.addEventListener("submit", onJoinSubmit);
     ui.leave.addEventListener("click", onLeave);
+    ui.sendAnswer.addEventListener("click", onSendAnswer);
+    ui.clearAnswer.addEventListener("click", onClearRanking);
     ui.roomInput.addEventListener("input", () => ui.roomInput.removeAttribute("aria-invalid"));
     ui.nickInput.addEventListener("input", () => ui.nickInput.removeAttribute("aria-invalid"));
     // Phones suspend pages and drop sockets: come back at once rather than at the next retry.
