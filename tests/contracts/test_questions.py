@@ -28,6 +28,7 @@ from contracts.questions import (
     WordcloudQuestionView,
     from_shorthand,
     parse_question,
+    parse_stored_question,
     public_view,
 )
 
@@ -446,3 +447,14 @@ def test_the_schemas_describe_every_kind() -> None:
         schema = adapter.json_schema()
         assert schema["discriminator"]["propertyName"] == "kind"
         assert set(schema["discriminator"]["mapping"]) == set(QUESTION_KINDS)
+
+
+def test_a_stored_question_is_read_with_its_text_as_it_is_but_input_is_still_refused() -> None:
+    stored = {"kind": "quiz", "prompt": "<b>x</b>?", "options": ["<i>a</i>", "b"], "correct": [0]}
+    question = parse_stored_question({**stored, "time_limit_s": 20})
+    assert question.prompt == "<b>x</b>?"
+    assert public_view(question).prompt == "<b>x</b>?"
+    with pytest.raises(ValidationError, match="HTML markup is not allowed"):
+        parse_question({**stored, "time_limit_s": 20})
+    with pytest.raises(ValidationError):  # the shape is still checked
+        parse_stored_question({**stored, "options": ["only one"], "time_limit_s": 20})

@@ -99,10 +99,10 @@ async def test_tail_replays_from_first_an_offset_and_a_time(
     line = json.loads(first.stdout.splitlines()[0])
     assert line["kind"] == "poll.created" and line["data"]["text"] == 'é, "quoted"'
 
-    from_time = await asyncio.to_thread(tail, "--from", between, "--idle", "3")
+    from_time = await asyncio.to_thread(tail, "--from", between, "--idle", "8")
     assert ids(from_time.stdout) == everything[3:]
 
-    from_offset = await asyncio.to_thread(tail, "--from", "1", "--idle", "3")  # 2nd message
+    from_offset = await asyncio.to_thread(tail, "--from", "1", "--idle", "8")  # 2nd message
     assert ids(from_offset.stdout) == everything[3:]
 
     limited = await asyncio.to_thread(tail, "--from", "first", "--limit", "2")

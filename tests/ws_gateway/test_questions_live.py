@@ -321,3 +321,31 @@ async def test_a_resync_after_a_broker_reconnect_reads_every_question_from_redis
             tallies[frame["qid"]] = frame
         assert tallies[0] == single_tally([0, 2, 0], 4)
         assert (tallies[3]["question"], tallies[3]["mean"], tallies[3]["version"]) == (1, "2.00", 2)
+
+
+async def test_a_move_tells_the_screens_about_every_question_whose_index_changed(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    view = await seed_two(redis_client, keys)
+    async with client(gateway, view.room_code) as ws, live_publisher(resources) as publish:
+        await join(ws, "Ann")
+        single, rating = view.questions
+        # The rating (qid 3) moves to index 0; the single choice (qid 0) shifts to index 1.
+        moved = changed(
+            view,
+            current=1,
+            questions=[
+                rating.model_copy(update={"index": 0}),
+                single.model_copy(update={"index": 1}),
+            ],
+        )
+        await publish(
+            PollStateChanged(poll=moved, state_version=2, qid=3), state_routing_key(view.id)
+        )
+        first, _ = await recv_until(ws, "poll_state")
+        second, _ = await recv_until(ws, "poll_state")
+        assert {(f["qid"], f["question"], f["current"]) for f in (first, second)} == {
+            (3, 0, 1),
+            (0, 1, 1),
+        }
+        assert first["qid"] == 3  # the question the change names comes first

@@ -32,6 +32,7 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -66,16 +67,30 @@ QUESTION_KINDS: tuple[QuestionKind, ...] = (
     "quiz",
 )
 
+# The validation context for data Zephyr stored or published itself: shapes are checked, text is
+# read as it is (the text rule was applied when people sent it).
+STORED: dict[str, Any] = {"stored": True}
+
+
+def _plain_text(text: str, info: ValidationInfo) -> str:
+    """contracts.text's rule for what people send; a stored spec (`parse_stored_question`) was
+    checked when it was written and is read as it is, so a row of an older rule still renders
+    (escaped) instead of failing every read of its poll."""
+    if info.context and info.context.get("stored"):
+        return text
+    return check_plain_text(text)
+
+
 # Plain text only (contracts.text), trimmed, as poll-api's single-question form has it.
 Prompt = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUESTION_CHARS),
-    AfterValidator(check_plain_text),
+    AfterValidator(_plain_text),
 ]
 OptionLabel = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_OPTION_CHARS),
-    AfterValidator(check_plain_text),
+    AfterValidator(_plain_text),
 ]
 TimeLimit = Annotated[int, Field(ge=MIN_TIME_LIMIT_S, le=MAX_TIME_LIMIT_S)]
 
@@ -278,6 +293,12 @@ def parse_question(data: Any) -> Question:
     return QUESTION_ADAPTER.validate_python(data)
 
 
+def parse_stored_question(data: Any) -> Question:
+    """A question as stored (`questions.spec`): its shape is validated, its text read as it is
+    (the text rule was applied when it was written)."""
+    return QUESTION_ADAPTER.validate_python(data, context=STORED)
+
+
 def from_shorthand(question: str, options: Sequence[str]) -> SingleQuestion:
     """The one single-choice question that the shorthand `{"question", "options"}` stands for."""
     return SingleQuestion(prompt=question, options=list(options))
@@ -322,18 +343,24 @@ PUBLIC_QUESTION_ADAPTER: TypeAdapter[PublicQuestion] = TypeAdapter(PublicQuestio
 def public_view(question: Question) -> PublicQuestion:
     """What a participant may see of a question: no correct options, no banned words."""
     if isinstance(question, QuizQuestion):
-        return QuizQuestionView(
-            prompt=question.prompt,
-            time_limit_s=question.time_limit_s,
-            options=question.options,
-            points=question.points,
-            multiple=question.multiple,
+        return QuizQuestionView.model_validate(
+            {
+                "prompt": question.prompt,
+                "time_limit_s": question.time_limit_s,
+                "options": question.options,
+                "points": question.points,
+                "multiple": question.multiple,
+            },
+            context=STORED,
         )
     if isinstance(question, WordcloudQuestion):
-        return WordcloudQuestionView(
-            prompt=question.prompt,
-            time_limit_s=question.time_limit_s,
-            max_entries=question.max_entries,
-            profanity_filter=question.profanity_filter,
+        return WordcloudQuestionView.model_validate(
+            {
+                "prompt": question.prompt,
+                "time_limit_s": question.time_limit_s,
+                "max_entries": question.max_entries,
+                "profanity_filter": question.profanity_filter,
+            },
+            context=STORED,
         )
     return question

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import PollStateChanged
+from contracts.questions import STORED
 from poll_api.amqp_link import RawConfirmedPublisher
 from poll_api.background import BackgroundLoop
 from poll_api.metrics import (
@@ -143,7 +144,7 @@ class OutboxRelay(BackgroundLoop):
 
     async def _apply_state(self, row: OutboxMessage) -> None:
         """Screens that get this state must find Redis at least as new (gateway accept script)."""
-        change = PollStateChanged.model_validate(row.body)
+        change = PollStateChanged.model_validate(row.body, context=STORED)
         try:
             await self.state_cache.write(change.poll, change.state_version)
         except (RedisError, OSError) as exc:  # Redis down must not stop events

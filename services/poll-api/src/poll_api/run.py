@@ -7,14 +7,14 @@ from datetime import datetime
 
 from contracts.polls import PollStatus
 from contracts.questions import Question as QuestionSpec
-from contracts.questions import parse_question
+from contracts.questions import parse_stored_question
 from poll_api.errors import QuestionNotFound
 from poll_api.models import Poll, Question
 
 
 def spec_of(question: Question) -> QuestionSpec:
     """The stored spec as its contract model (validated again: a row is data like any other)."""
-    return parse_question(question.spec)
+    return parse_stored_question(question.spec)
 
 
 def effective_status(question: Question, now: datetime) -> PollStatus:

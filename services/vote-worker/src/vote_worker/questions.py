@@ -17,7 +17,7 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from contracts.questions import Question, parse_question
+from contracts.questions import Question, parse_stored_question
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class SpecCache:
             return cached[1]
         spec: Question | None
         try:
-            spec = parse_question(orjson.loads(text))
+            spec = parse_stored_question(orjson.loads(text))
         except ValueError as exc:  # pydantic's ValidationError and orjson's errors are ValueErrors
             log.error("question %s/%s has an invalid spec: %s", key[0], key[1], exc)
             spec = None

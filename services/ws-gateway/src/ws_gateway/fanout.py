@@ -65,6 +65,24 @@ def changed_questions(previous: PollEntry | None, current: PollEntry) -> list[Qu
     return found
 
 
+def _announced(
+    previous: PollEntry | None, current: PollEntry, about: QuestionState | None
+) -> list[QuestionState]:
+    """The questions a change tells the screens about: the one it names, and every other one
+    whose index it shifted (a move or a delete), so no screen holds a stale place in the run."""
+    if about is None:
+        return changed_questions(previous, current)
+    shifted = [
+        q
+        for q in current.view.questions
+        if q.qid != about.qid
+        and previous is not None
+        and (before := previous.by_qid(q.qid)) is not None
+        and before.index != q.index
+    ]
+    return [about, *shifted]
+
+
 class Fanout:
     def __init__(
         self,
@@ -162,7 +180,7 @@ class Fanout:
         view = current.view
         members = self.members(view.id)
         about = current.by_qid(qid) if qid is not None else None
-        for question in [about] if about is not None else changed_questions(previous, current):
+        for question in _announced(previous, current, about):
             fan_out(members, poll_state_frame(view, question))
         for question in view.questions:
             before = previous.by_qid(question.qid) if previous is not None else None

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from contracts import PollStateChanged, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
+from contracts.questions import STORED
 from contracts.topology import LIVE_EXCHANGE, poll_binding_key
 from ws_gateway import metrics
 from ws_gateway.fanout import Fanout
@@ -145,7 +146,9 @@ class LiveFeed:
                 if self._fanout.offer_tally(tally):
                     metrics.tally_received(tally.poll_id, metrics.occurred_at(message.headers))
             elif kind == STATE_TYPE:
-                await self._fanout.on_poll_state(PollStateChanged.model_validate_json(message.body))
+                await self._fanout.on_poll_state(
+                    PollStateChanged.model_validate_json(message.body, context=STORED)
+                )
             else:
                 log.warning("unexpected live message", extra={"type": kind})
         except ValidationError as exc:

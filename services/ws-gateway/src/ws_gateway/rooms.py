@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from contracts.polls import PollStatus, PollView, QuestionState, normalize_room_code
-from contracts.questions import from_shorthand
+from contracts.questions import STORED, from_shorthand
 from zephyr_runtime.keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,9 @@ def parse_state_hash(raw: Mapping[Any, Any]) -> PollEntry | None:
     if not view_json:
         return None
     try:
-        view = _apply_fields(_with_questions(PollView.model_validate_json(view_json)), raw)
+        view = _apply_fields(
+            _with_questions(PollView.model_validate_json(view_json, context=STORED)), raw
+        )
         version = int(raw.get("state_version", "0"))
     except (ValueError, ValidationError):
         log.warning("unreadable poll state in redis", extra={"fields": sorted(raw)[:20]})
@@ -156,7 +158,7 @@ def parse_api_poll(data: object) -> PollEntry:
             {k: q[k] for k in QuestionState.model_fields if k in q} if isinstance(q, dict) else q
             for q in questions
         ]
-    view = _with_questions(PollView.model_validate(fields))
+    view = _with_questions(PollView.model_validate(fields, context=STORED))
     return PollEntry(view, int(data.get("state_version", 0)))
 
 
