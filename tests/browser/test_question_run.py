@@ -1,6 +1,7 @@
-"""A host runs three questions (single, multiple, rating) in the console; two participants answer
-each on their phones; the console, the phones and the presenter view show each question's
-aggregate in its kind's form, equal to what was sent and to the server's results."""
+"""A host runs four questions (single, multiple, rating, ranking) in the console; three
+participants answer each on their phones; the console, the phones and the presenter view show
+each question's aggregate in its kind's form, equal to what was sent and to the server's
+results."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.browser.pages import (
     join,
     new_page,
     question_action,
+    rank,
     rate,
     run_item,
     screenshot,
@@ -51,6 +53,12 @@ RUN: list[dict[str, Any]] = [
         "max_label": "great",
         "time_limit_s": 600,
     },
+    {
+        "kind": "ranking",
+        "prompt": "Order these",
+        "options": ["Coffee", "Tea", "Water"],
+        "rank_count": 2,
+    },
 ]
 OPEN, CLOSED = "Voting is open", "Voting is closed"
 WAITING = "Waiting for the host to open this question"
@@ -59,7 +67,7 @@ _LEFT = re.compile(r"^Time left \d+:\d\d$")
 _PRESENT_LEFT = re.compile(r"^\d+:\d\d left$")
 
 
-async def run_three_questions(browser: Browser, api_url: str, join_base: str) -> None:
+async def run_four_questions(browser: Browser, api_url: str, join_base: str) -> None:
     """The whole scenario; `join_base` + room code is the participant page's address."""
     host = await new_page(browser, PROJECTOR)
     room = await create_run(host.page, api_url, RUN, title=TITLE)
@@ -68,35 +76,36 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
         item = run_item(console, index)
         await expect(item.locator(".run-prompt")).to_have_text(spec["prompt"])
         await expect(item.locator(".status")).to_have_text("Draft")
-    await expect(console.locator("#question-list > li")).to_have_count(3)
+    await expect(console.locator("#question-list > li")).to_have_count(4)
     await expect(console.locator("#poll-question")).to_have_text("Lunch?")
-    await expect(console.locator("#poll-heading")).to_contain_text("Question 1 of 3")
+    await expect(console.locator("#poll-heading")).to_contain_text("Question 1 of 4")
 
     people: list[Watched] = []
-    for nickname in ["Ann", "Bo"]:
+    for nickname in ["Ann", "Bo", "Cy"]:
         person = await new_page(browser)
         await join(person.page, f"{join_base}{room}", nickname)
         await expect_question(person.page, "Lunch?", WAITING)
         await expect(person.page.locator("#question-position")).to_have_text(
-            f"{TITLE} · Question 1 of 3"
+            f"{TITLE} · Question 1 of 4"
         )
         people.append(person)
-    ann, bo = (p.page for p in people)
-    await expect(console.locator("#participants")).to_have_text("2")
+    ann, bo, cy = (p.page for p in people)
+    await expect(console.locator("#participants")).to_have_text("3")
 
     # Question 1, single choice: one tap each.
     await console.get_by_role("button", name="Open voting").click()
     await expect(console.locator("#poll-status")).to_have_text(OPEN)
-    for page in (ann, bo):
+    for page in (ann, bo, cy):
         await expect_question(page, "Lunch?", OPEN)
     await vote(ann, 0)
     await vote(bo, 1)
+    await vote(cy, 1)
     await expect(ann.locator("#my-answer")).to_have_text("Your answer: Pizza")
-    for page in (console, ann, bo):
-        await expect_counts(page, [1, 1, 0])
-    await expect(console.locator("#bars li .pct")).to_have_text(["50%", "50%", "0%"])
+    for page in (console, ann, bo, cy):
+        await expect_counts(page, [1, 2, 0])
+    await expect(console.locator("#bars li .pct")).to_have_text(["33%", "67%", "0%"])
     await console.get_by_role("button", name="Close voting").click()
-    for page in (ann, bo):
+    for page in (ann, bo, cy):
         await expect_question(page, "Lunch?", CLOSED)
     # Per-question controls in the run: reveal question 1 from its item.
     await question_action(console, 0, "reveal")
@@ -108,7 +117,7 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
     await expect(console.locator("#poll-question")).to_have_text("Which languages?")
     await expect(run_item(console, 1).locator(".current-mark")).to_be_visible()
     await console.get_by_role("button", name="Open voting").click()
-    for page in (ann, bo):
+    for page in (ann, bo, cy):
         await expect_question(page, "Which languages?", OPEN)
         await expect(page.locator("#options-legend")).to_have_text("Choose 1 to 2 options")
     await bo.locator("#send-answer").click()
@@ -124,30 +133,33 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
     await expect(bo.locator("#vote-note")).to_contain_text("Your answer is counted")
     await expect(ann.locator("#my-answer")).to_have_text("Your answer: Python, Go")
     await expect(bo.locator("#my-answer")).to_have_text("Your answer: Rust, Go")
-    # Percentages of respondents (2), so Go is at 100 %.
-    for page in (console, ann, bo):
-        await expect_counts(page, [1, 1, 2, 0])
-        await expect(page.locator("#bars li .pct")).to_have_text(["50%", "50%", "100%", "0%"])
+    await choose(cy, [2])
+    # Percentages of respondents (3), so Go is at 100 %.
+    for page in (console, ann, bo, cy):
+        await expect_counts(page, [1, 1, 3, 0])
+        await expect(page.locator("#bars li .pct")).to_have_text(["33%", "33%", "100%", "0%"])
     await screenshot(ann, "participant-multiple.png")
     await console.get_by_role("button", name="Close voting").click()
     await expect(ann.locator("#options input[data-index='0']")).to_be_disabled()
 
     # Question 3, rating 1 to 5 with a time limit: a countdown everywhere.
     await console.get_by_role("button", name="Show the next one").click()
+    await expect(console.locator("#poll-question")).to_have_text("How was the week?")
     await console.get_by_role("button", name="Open voting").click()
     await expect(console.locator("#countdown")).to_have_text(_CLOCK)
-    for page in (ann, bo):
+    for page in (ann, bo, cy):
         await expect_question(page, "How was the week?", OPEN)
         await expect(page.locator("#countdown")).to_have_text(_LEFT)
         await expect(page.locator("#scale-ends")).to_have_text("1 = awful 5 = great")
     await rate(ann, 4)
     await rate(bo, 5)
+    await rate(cy, 3)
     await expect(ann.locator("#my-answer")).to_have_text("Your answer: 4")
-    for page in (console, ann, bo):
-        await expect_counts(page, [0, 0, 0, 1, 1])
-    await expect(console.locator("#aggregate-summary .summary-value")).to_have_text("4.50")
-    await expect(ann.locator("#results-summary .summary-value")).to_have_text("4.50")
-    await expect(console.locator("#total-votes")).to_have_text("2")
+    for page in (console, ann, bo, cy):
+        await expect_counts(page, [0, 0, 1, 1, 1])
+    await expect(console.locator("#aggregate-summary .summary-value")).to_have_text("4.00")
+    await expect(ann.locator("#results-summary .summary-value")).to_have_text("4.00")
+    await expect(console.locator("#total-votes")).to_have_text("3")
 
     # The presenter view, opened from the console (it inherits the tab's host token).
     async with console.expect_popup() as popup_info:
@@ -155,18 +167,18 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
     presenter = watch(await popup_info.value, host.context)
     await presenter.page.set_viewport_size(PROJECTOR)
     await expect(presenter.page.locator("#present-question")).to_have_text("How was the week?")
-    await expect_counts(presenter.page, [0, 0, 0, 1, 1])
-    await expect(presenter.page.locator("#present-summary .summary-value")).to_have_text("4.50")
+    await expect_counts(presenter.page, [0, 0, 1, 1, 1])
+    await expect(presenter.page.locator("#present-summary .summary-value")).to_have_text("4.00")
     await expect(presenter.page.locator("#present-countdown")).to_have_text(_PRESENT_LEFT)
     await expect(presenter.page.locator("#present-figures")).to_have_text(
-        "2 participants · 2 answers"
+        "3 participants · 3 answers"
     )
 
     # Every question's live results stay in the console's run, in their kind's form.
-    await expect_counts(console, [1, 1, 0], bars="#question-list > li[data-index='0'] .bars")
-    await expect_counts(console, [1, 1, 2, 0], bars="#question-list > li[data-index='1'] .bars")
-    await expect_counts(console, [0, 0, 0, 1, 1], bars="#question-list > li[data-index='2'] .bars")
-    await expect(run_item(console, 2).locator(".summary-value")).to_have_text("4.50")
+    await expect_counts(console, [1, 2, 0], bars="#question-list > li[data-index='0'] .bars")
+    await expect_counts(console, [1, 1, 3, 0], bars="#question-list > li[data-index='1'] .bars")
+    await expect_counts(console, [0, 0, 1, 1, 1], bars="#question-list > li[data-index='2'] .bars")
+    await expect(run_item(console, 2).locator(".summary-value")).to_have_text("4.00")
     statuses = ["Closed", "Closed", "Open"]
     for index, status in enumerate(statuses):
         await expect(run_item(console, index).locator(".status")).to_have_text(status)
@@ -182,9 +194,26 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
         "aria-pressed", "true"
     )
     await console.get_by_role("button", name="Close voting").click()
-    for page in (ann, bo):
+    for page in (ann, bo, cy):
         await expect_question(page, "How was the week?", CLOSED)
         await expect(page.locator("#countdown")).to_be_hidden()
+
+    # Question 4, ranking (2 of 3) by tapping in order: Borda points, best first.
+    await console.get_by_role("button", name="Show the next one").click()
+    await expect(console.locator("#poll-question")).to_have_text("Order these")
+    await console.get_by_role("button", name="Open voting").click()
+    for page in (ann, bo, cy):
+        await expect_question(page, "Order these", OPEN)
+    await rank(ann, [0, 1])
+    await rank(bo, [1, 0])
+    await rank(cy, [1, 2])
+    await expect(ann.locator("#my-answer")).to_have_text("Your answer: 1. Coffee · 2. Tea")
+    # Coffee 2 + 1 = 3, Tea 1 + 2 + 2 = 5, Water 1; rows sorted by points.
+    for page in (console, ann, bo, cy):
+        await expect_counts(page, [5, 3, 1])
+        await expect(page.locator("#bars li .bar-label")).to_have_text(["Tea", "Coffee", "Water"])
+    await screenshot(cy, "participant-ranking.png")
+    await console.get_by_role("button", name="Close voting").click()
 
     # The server's truth is what every screen showed.
     token = await host_token(console, room)
@@ -194,9 +223,10 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
         )
     assert resp.status_code == 200, resp.text
     by_index = {q["index"]: q for q in resp.json()["questions"]}
-    assert by_index[0]["counts"] == [1, 1, 0]
-    assert (by_index[1]["counts"], by_index[1]["total"]) == ([1, 1, 2, 0], 2)
-    assert (by_index[2]["counts"], by_index[2]["mean"]) == ([0, 0, 0, 1, 1], "4.50")
+    assert by_index[0]["counts"] == [1, 2, 0]
+    assert (by_index[1]["counts"], by_index[1]["total"]) == ([1, 1, 3, 0], 3)
+    assert (by_index[2]["counts"], by_index[2]["mean"]) == ([0, 0, 1, 1, 1], "4.00")
+    assert (by_index[3]["points"], by_index[3]["total"]) == ([3, 5, 1], 3)
 
     for screen in (host, presenter, *people):
         screen.assert_clean()
@@ -204,8 +234,8 @@ async def run_three_questions(browser: Browser, api_url: str, join_base: str) ->
         await screen.context.close()
 
 
-async def test_a_run_of_three_questions_in_the_console_on_phones_and_on_the_projector(
+async def test_a_run_of_four_questions_in_the_console_on_phones_and_on_the_projector(
     stack: Stack, browser: Browser
 ) -> None:
     api, gateway = stack["poll_api"], stack["ws_gateway"]
-    await run_three_questions(browser, api.url, f"{gateway.url}/join/")
+    await run_four_questions(browser, api.url, f"{gateway.url}/join/")
