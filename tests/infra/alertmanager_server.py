@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
+from tests.infra.daemon import Daemon
 from tests.support.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,48 +68,19 @@ def site_config(webhook_url: str, smtp_port: int) -> dict[str, Any]:
     return config
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(Daemon):
+    name = "alertmanager"
+
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir)
         config_path = workdir / "alertmanager.yml"
         config_path.write_text(yaml.safe_dump(config))
-        self.log_path = workdir / "alertmanager.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self._spawn(
             [
                 binary(),
                 f"--config.file={config_path}",
                 f"--storage.path={workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--cluster.listen-address=",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            ]
         )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"alertmanager exited:\n{self.tail()}"
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"alertmanager not ready after {timeout}s:\n{self.tail()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-from tests.support.procs import Stack, free_port
+from tests.infra.daemon import Daemon
+from tests.support.procs import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "infra" / "prometheus" / "alerts.yml"
@@ -35,41 +34,26 @@ def scrape_config(stack: Stack, interval: str = "1s") -> dict[str, Any]:
     return config
 
 
-class PrometheusServer:
+class PrometheusServer(Daemon):
+    name = "prometheus"
+
     def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
         exe = shutil.which("prometheus")
         assert exe is not None, (
             "prometheus not found: run `bash infra/scripts/ensure_prometheus.sh` (make test does)"
         )
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(workdir)
         config_path = workdir / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(config))
-        self.log_path = workdir / "prometheus.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self._spawn(
             [
                 exe,
                 f"--config.file={config_path}",
                 f"--storage.tsdb.path={workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--storage.tsdb.retention.time=1h",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            ]
         )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"prometheus exited:\n{self.tail()}"
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"prometheus not ready after {timeout}s:\n{self.tail()}")
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         resp = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
@@ -82,17 +66,3 @@ class PrometheusServer:
         resp = httpx.get(f"{self.url}/api/v1/{path}", timeout=10)
         resp.raise_for_status()
         return resp.json()["data"]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
