@@ -80,7 +80,14 @@ def broker_doc(title: str) -> str:
 
 
 def vote_worker_asyncapi() -> str:
-    from contracts import AuditBatch, ParticipantJoined, PollEvent, TallyUpdated, VoteBatch
+    from contracts import (
+        AuditBatch,
+        ParticipantJoined,
+        PollEvent,
+        QuizScored,
+        TallyUpdated,
+        VoteBatch,
+    )
     from contracts.topology import (
         AUDIT_EXCHANGE,
         LIVE_EXCHANGE,
@@ -100,6 +107,14 @@ def vote_worker_asyncapi() -> str:
         description="The absolute tally after each recorded batch (not mandatory: a poll no "
         "gateway watches has no queue). Latest version wins.",
         schema=TallyUpdated,
+    )
+    broker.publisher(
+        exchange=RabbitExchange(LIVE_EXCHANGE, type=ExchangeType.TOPIC, declare=False),
+        routing_key="poll.{poll_id}.quiz",
+        title="zephyr.live:poll.{poll_id}.quiz",
+        description="A quiz's leaderboard after a quiz question closed, once every score is "
+        "stored and each participant's result is in Redis. Latest version wins.",
+        schema=QuizScored,
     )
     broker.publisher(
         exchange=RabbitExchange(AUDIT_EXCHANGE, type=ExchangeType.TOPIC, declare=False),

@@ -2,7 +2,7 @@
 
 from contracts.audit import AuditBatch, AuditEvent
 from contracts.base import Contract, envelope_headers, utcnow
-from contracts.live import PollStateChanged, TallyUpdated
+from contracts.live import PollStateChanged, QuizScored, TallyUpdated
 from contracts.participants import ParticipantJoined
 from contracts.polls import PollEvent, PollStatus, PollView
 from contracts.votes import Vote, VoteBatch
@@ -14,6 +14,7 @@ BUS_CONTRACTS: tuple[type[Contract], ...] = (
     PollEvent,
     ParticipantJoined,
     AuditBatch,
+    QuizScored,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "PollStateChanged",
     "PollStatus",
     "PollView",
+    "QuizScored",
     "TallyUpdated",
     "Vote",
     "VoteBatch",

@@ -18,7 +18,8 @@ from contracts.words import MAX_RAW_ENTRY_CHARS
 
 # Version 2: a poll is a run of questions (`vote {question?, option | options | value |
 # ranking | words}`, per-question `tally` and `poll_state`, `joined` with `my_answers`).
-FRAMES_VERSION = 2
+# Version 3: `quiz_result` and `leaderboard` after a quiz question closes; `joined` has both.
+FRAMES_VERSION = 3
 MAX_FRAME_BYTES = 4096
 
 _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e"}
@@ -130,6 +131,40 @@ class MyAnswer(_Frame):
     answer: AnswerSpec
 
 
+class LeaderboardRowView(_Frame):
+    rank: int = Field(ge=1)
+    nickname: str
+    score: int = Field(ge=0)
+
+
+class QuizResultFrame(_Frame):
+    """A participant's own result after a quiz question closed (docs/quiz.md)."""
+
+    type: Literal["quiz_result"] = "quiz_result"
+    question: int = Field(ge=0, description="The question's index in the run.")
+    qid: int = Field(ge=0)
+    correct: bool = Field(description="Whether their answer was all and only the correct ones.")
+    points: int = Field(ge=0, description="Speed points of this question.")
+    bonus: int = Field(default=0, ge=0, description="Streak bonus of this question.")
+    streak: int = Field(default=0, ge=0)
+    score: int = Field(ge=0, description="Total over the quiz questions closed so far.")
+    rank: int = Field(ge=1)
+    version: int = Field(default=0, ge=0)
+
+
+class LeaderboardFrame(_Frame):
+    """To every screen after a quiz question closed: its correct options and the top ranks."""
+
+    type: Literal["leaderboard"] = "leaderboard"
+    question: int = Field(ge=0, description="The question's index in the run.")
+    qid: int = Field(ge=0)
+    correct_options: list[int] = Field(default_factory=list)
+    counts: list[int] = Field(default_factory=list)
+    top: list[LeaderboardRowView] = Field(default_factory=list)
+    participants: int = Field(default=0, ge=0)
+    version: int = Field(default=0, ge=0)
+
+
 class JoinedFrame(_Frame):
     type: Literal["joined"] = "joined"
     participant_id: UUID
@@ -143,6 +178,12 @@ class JoinedFrame(_Frame):
     current: int = Field(default=0, ge=0)
     my_answers: list[MyAnswer] = Field(default_factory=list)
     server_time: datetime | None = None
+    quiz_result: QuizResultFrame | None = Field(
+        default=None, description="Their result after the latest scored quiz question."
+    )
+    leaderboard: LeaderboardFrame | None = Field(
+        default=None, description="The latest leaderboard of the poll's quiz."
+    )
 
 
 class VoteAcceptedFrame(_Frame):
@@ -208,10 +249,15 @@ class PongFrame(_Frame):
     type: Literal["pong"] = "pong"
 
 
-ServerFrame = Annotated[
-    JoinedFrame | VoteAcceptedFrame | TallyFrame | PollStateFrame | ErrorFrame | PongFrame,
-    Field(discriminator="type"),
-]
-SERVER_FRAME_ADAPTER: TypeAdapter[
-    JoinedFrame | VoteAcceptedFrame | TallyFrame | PollStateFrame | ErrorFrame | PongFrame
-] = TypeAdapter(ServerFrame)
+ServerFrameUnion = (
+    JoinedFrame
+    | VoteAcceptedFrame
+    | TallyFrame
+    | PollStateFrame
+    | QuizResultFrame
+    | LeaderboardFrame
+    | ErrorFrame
+    | PongFrame
+)
+ServerFrame = Annotated[ServerFrameUnion, Field(discriminator="type")]
+SERVER_FRAME_ADAPTER: TypeAdapter[ServerFrameUnion] = TypeAdapter(ServerFrame)

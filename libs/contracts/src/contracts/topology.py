@@ -7,7 +7,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 # Exchanges
-LIVE_EXCHANGE = "zephyr.live"  # topic: poll.<id>.tally, poll.<id>.state
+LIVE_EXCHANGE = "zephyr.live"  # topic: poll.<id>.tally, poll.<id>.state, poll.<id>.quiz
 POLLS_EXCHANGE = "zephyr.polls"  # topic: poll.<event>
 AUDIT_EXCHANGE = "zephyr.audit"  # topic: audit.<service>
 DEAD_LETTER_EXCHANGE = "zephyr.dlx"  # direct: routing key = original queue name
@@ -34,6 +34,10 @@ def tally_routing_key(poll_id: UUID | str) -> str:
 
 def state_routing_key(poll_id: UUID | str) -> str:
     return f"poll.{poll_id}.state"
+
+
+def quiz_routing_key(poll_id: UUID | str) -> str:
+    return f"poll.{poll_id}.quiz"
 
 
 def poll_binding_key(poll_id: UUID | str) -> str:

@@ -37,5 +37,14 @@ class RedisKeys:
         """Hash: participant id -> last vote sequence number handed out."""
         return f"{self.prefix}:poll:{poll_id}:seq"
 
+    def quiz_results(self, poll_id: UUID | str) -> str:
+        """Hash: participant id -> JSON of their result after the latest scored quiz question:
+        {qid, correct, points, bonus, streak, score, rank, version} (vote-worker writes it)."""
+        return f"{self.prefix}:poll:{poll_id}:quiz"
+
+    def leaderboard(self, poll_id: UUID | str) -> str:
+        """String: the latest `QuizScored` body (JSON), for a participant who joins later."""
+        return f"{self.prefix}:poll:{poll_id}:board"
+
     def rate(self, scope: str, subject: str) -> str:
         return f"{self.prefix}:rate:{scope}:{subject}"
