@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -175,3 +176,21 @@ async def test_too_many_votes_in_flight_on_one_connection_are_rate_limited(
             # Answered votes no longer count against the limit.
             assert (await request(ws, {"type": "vote", "option": 2}))["type"] == "vote_accepted"
         await reader.wait_for_votes(4)
+
+
+async def test_cast_at_is_the_redis_time_the_accept_script_decided_at(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    """A quiz's `t` runs from the opening to `cast_at`, and the timer closes by Redis TIME
+    against `closes_us`: `cast_at` is that same TIME, returned by the accept script."""
+    view, _ = await seed_poll(redis_client, keys)
+    async with vote_reader(resources, [view.id]) as reader, client(gateway, view.room_code) as ws:
+        await join(ws, "Ann")
+        before_s, before_us = await redis_client.time()
+        assert (await request(ws, {"type": "vote", "option": 1}))["type"] == "vote_accepted"
+        after_s, after_us = await redis_client.time()
+        (vote,) = await reader.wait_for_votes(1)
+    cast_us = (vote.cast_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    # A participant's first seq is the script's TIME itself (`max(last + 1, TIME)`).
+    assert vote.seq == cast_us
+    assert before_s * 1_000_000 + before_us <= cast_us <= after_s * 1_000_000 + after_us

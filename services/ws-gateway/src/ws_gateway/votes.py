@@ -16,13 +16,14 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from contracts import Vote, utcnow
+from contracts import Vote
 from contracts.answers import Answer, SingleAnswer
 from contracts.frames import ErrorCode, ErrorFrame
 from ws_gateway import metrics
@@ -45,9 +46,9 @@ log = logging.getLogger(__name__)
 # takes the seq hash's field `lock:<participant>:<qid>` = `<epoch>:<vote id>`, and another vote
 # id of the same epoch is refused (the same one again, a resent vote, passes).
 # KEYS[1] poll state hash, KEYS[2] per-poll seq hash; ARGV participant id, qid, lock id ('' for
-# none) per vote. Returns {seq1, epoch1, seq2, epoch2, ...} with seq -1 for a vote refused
-# because its question is not open, -3 because its answer is locked; {-2} when the poll's state
-# is not cached.
+# none) per vote. Returns {seq1, epoch1, seq2, epoch2, ..., clock} with seq -1 for a vote
+# refused because its question is not open, -3 because its answer is locked, and last the TIME
+# (µs) the votes were accepted at; {-2} when the poll's state is not cached.
 ACCEPT = RedisScript("""
 local poll = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'current')
 if not poll[1] then return {-2} end
@@ -91,6 +92,7 @@ for i = 1, #ARGV, 3 do
   end
   out[#out + 1] = q.epoch
 end
+out[#out + 1] = clock
 return out
 """)
 
@@ -98,6 +100,7 @@ QUESTION_NOT_OPEN = -1
 STATE_MISSING = -2
 ANSWER_LOCKED = -3
 LOCKING_KINDS = frozenset({"quiz"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Overloaded(Exception):
@@ -140,12 +143,18 @@ class PendingVote:
         return str(self.vote_id) if self.answer.kind in LOCKING_KINDS else ""
 
 
+def accepted_at(clock_us: int) -> datetime:
+    """The accept script's Redis TIME (µs since the epoch) as `Vote.cast_at`, exactly."""
+    return _EPOCH + timedelta(microseconds=clock_us)
+
+
 async def accept_votes(
     redis: aioredis.Redis, keys: RedisKeys, batch: Sequence[PendingVote]
 ) -> list[Any]:
-    """Per vote `[seq, epoch]`, `[-1, epoch]` (its question not open), `[-3, epoch]` (its
-    answer locked), `[-2]` (state not cached), or the exception of its poll's call (errors
-    are values, like a pipeline with raise_on_error off)."""
+    """Per vote `[seq, epoch, clock]`, `[-1, epoch, clock]` (its question not open),
+    `[-3, epoch, clock]` (its answer locked), `[-2]` (state not cached), or the exception of
+    its poll's call (errors are values, like a pipeline with raise_on_error off). `clock` is
+    the Redis TIME (µs) at which the script decided."""
     groups: dict[UUID, list[int]] = {}
     for index, vote in enumerate(batch):
         groups.setdefault(vote.poll_id, []).append(index)
@@ -168,13 +177,14 @@ async def accept_votes(
             for i in indexes:
                 results[i] = reply
             continue
-        if len(reply) != 2 * len(indexes):
+        if len(reply) != 2 * len(indexes) + 1:
             missing = len(reply) == 1 and int(reply[0]) == STATE_MISSING
             for i in indexes:
                 results[i] = [STATE_MISSING] if missing else RuntimeError(f"accept: {reply!r}")
             continue
+        clock = int(reply[-1])
         for n, i in enumerate(indexes):
-            results[i] = [int(reply[2 * n]), int(reply[2 * n + 1])]
+            results[i] = [int(reply[2 * n]), int(reply[2 * n + 1]), clock]
     return results
 
 
@@ -261,7 +271,6 @@ class VoteBatcher:
             return
         outcomes: list[tuple[PendingVote, Vote | ErrorFrame]] = []
         missing: list[PendingVote] = []
-        cast_at = utcnow()
         for vote, result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 refuse([vote], "unavailable")
@@ -275,6 +284,12 @@ class VoteBatcher:
             elif seq == STATE_MISSING:
                 missing.append(vote)
             else:
+                # `cast_at` is the Redis TIME the accept script compared with `closes_us`, not
+                # this process's clock: a quiz's `t` (cast_at - opened_at) and the timer's close
+                # are then measured on one clock, so an answer accepted before `closes_at` has
+                # t < T whatever the gateway's clock says. It costs no round trip: the script
+                # returns the TIME it read anyway.
+                cast_at = accepted_at(int(result[2]))
                 outcomes.append((vote, _vote(vote, seq, int(result[1]), cast_at)))
         if missing:
             task = asyncio.create_task(self._retry_after_refresh(missing))
@@ -328,7 +343,7 @@ def closed_message(named: bool, index: int) -> str:
     return "the poll is not open for votes"
 
 
-def _vote(pending: PendingVote, seq: int, epoch: int, cast_at: Any) -> Vote:
+def _vote(pending: PendingVote, seq: int, epoch: int, cast_at: datetime) -> Vote:
     return Vote(
         vote_id=pending.vote_id,
         poll_id=pending.poll_id,
