@@ -11,6 +11,7 @@ from ws_gateway.fanout import Fanout
 from ws_gateway.guard import GuardedPublisher, LoadGuard
 from ws_gateway.limits import Limits
 from ws_gateway.live import LiveFeed
+from ws_gateway.quiz import QuizFanout
 from ws_gateway.rooms import RoomDirectory
 from ws_gateway.settings import Settings
 from ws_gateway.votes import VoteBatcher
@@ -57,7 +58,8 @@ class GatewayContext:
         self.fanout = Fanout(
             self.rooms, redis, self.keys, s.tally_interval_ms, s.tally_frame_budget
         )
-        self.live = LiveFeed(amqp, self.fanout, self.rooms, s.instance_id)
+        self.quiz = QuizFanout(self.rooms, self.fanout, redis, self.keys)
+        self.live = LiveFeed(amqp, self.fanout, self.rooms, s.instance_id, self.quiz)
         self.rooms.set_liveness(self.live.is_bound)
         self.batcher = VoteBatcher(s, redis, self.keys, self.publisher, self.rooms.refresh_from_api)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from uuid import UUID
 
 import redis.asyncio as aioredis
@@ -102,6 +103,8 @@ class Fanout:
         self._wait = self._interval
         self._frames_flushed = 0
         self._members: dict[UUID, set[ServerConnection]] = {}
+        self._participant: dict[ServerConnection, UUID] = {}  # who joined on each socket
+        self._on_empty: list[Callable[[UUID], None]] = []  # called when a room empties here
         self._latest: dict[UUID, dict[int, TallyUpdated]] = {}  # poll id -> qid -> tally
         # Trace context of each latest tally's message: its broadcast continues that trace.
         self._tally_trace: dict[TallyKey, dict[str, str]] = {}
@@ -110,22 +113,41 @@ class Fanout:
 
     # ---- membership ----------------------------------------------------------------------
 
-    def add(self, poll_id: UUID, ws: ServerConnection) -> None:
+    def add(self, poll_id: UUID, ws: ServerConnection, participant_id: UUID | None = None) -> None:
         self._members.setdefault(poll_id, set()).add(ws)
+        if participant_id is not None:
+            self._participant[ws] = participant_id
 
     def remove(self, poll_id: UUID, ws: ServerConnection) -> None:
         members = self._members.get(poll_id)
         if members is None:
             return
         members.discard(ws)
+        self._participant.pop(ws, None)
         if not members:
             del self._members[poll_id]
             for qid in self._latest.pop(poll_id, {}):
                 self._tally_trace.pop((poll_id, qid), None)
                 self._changed.discard((poll_id, qid))
+            for forget in self._on_empty:
+                forget(poll_id)
 
     def members(self, poll_id: UUID) -> set[ServerConnection]:
         return self._members.get(poll_id, set())
+
+    def participants(self, poll_id: UUID) -> list[tuple[ServerConnection, UUID]]:
+        """Each socket of the room with the participant who joined on it, as of now."""
+        who = self._participant
+        return [(ws, who[ws]) for ws in self.members(poll_id) if ws in who]
+
+    def when_empty(self, forget: Callable[[UUID], None]) -> None:
+        """Call `forget(poll_id)` when the last socket of a room leaves this process."""
+        self._on_empty.append(forget)
+
+    def spend(self, frames: int) -> None:
+        """Frames pushed outside the flusher (quiz results) count against the frame budget:
+        the next tally flush waits longer, so votes and joins keep their share of the CPU."""
+        self._frames_flushed += frames
 
     def latest_tally(self, poll_id: UUID, qid: int = 0) -> TallyUpdated | None:
         return self._latest.get(poll_id, {}).get(qid)
@@ -231,12 +253,13 @@ class Fanout:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._wait)
-            self._frames_flushed = 0
             try:
                 self.flush()
             except Exception:
                 log.exception("tally flush failed")
+            # Every frame since the last wait: this flush's and those `spend` counted meanwhile.
             self._wait = self.next_wait(self._frames_flushed)
+            self._frames_flushed = 0
 
     def next_wait(self, frames: int) -> float:
         """The adaptive interval: `frames` just pushed spend `frames / frame_budget` seconds."""

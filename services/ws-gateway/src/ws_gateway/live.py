@@ -18,12 +18,13 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
-from contracts import PollStateChanged, TallyUpdated
+from contracts import PollStateChanged, QuizScored, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.questions import STORED
 from contracts.topology import LIVE_EXCHANGE, poll_binding_key
 from ws_gateway import metrics
 from ws_gateway.fanout import Fanout
+from ws_gateway.quiz import QuizFanout, has_quiz
 from ws_gateway.rooms import RoomDirectory
 from zephyr_runtime import tracing
 from zephyr_runtime.jsonlog import correlation_id_var
@@ -33,12 +34,13 @@ log = logging.getLogger(__name__)
 
 TALLY_TYPE = TallyUpdated.message_type()
 STATE_TYPE = PollStateChanged.message_type()
+QUIZ_TYPE = QuizScored.message_type()
 # Every gateway's live queue has its own name; metrics label them all as one.
 LIVE_QUEUE_LABEL = "ws-gateway.live"
 
 
 class LiveFeed:
-    """Consumes tally and state messages for the polls this process serves."""
+    """Consumes tally, state and quiz messages for the polls this process serves."""
 
     def __init__(
         self,
@@ -46,9 +48,11 @@ class LiveFeed:
         fanout: Fanout,
         rooms: RoomDirectory,
         instance_id: str,
+        quiz: QuizFanout,
     ) -> None:
         self._connection = connection
         self._fanout = fanout
+        self._quiz = quiz
         self._rooms = rooms
         # A robust channel re-declares the queue after a reconnect, so the client names it.
         self._queue_name = f"ws-gateway.live.{instance_id}.{uuid.uuid4().hex[:8]}"
@@ -138,7 +142,7 @@ class LiveFeed:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         kind = message.type or ""
         if not kind and message.routing_key:
-            kind = TALLY_TYPE if message.routing_key.endswith(".tally") else STATE_TYPE
+            kind = _type_of(message.routing_key)
         MESSAGES_CONSUMED.labels(LIVE_QUEUE_LABEL).inc()
         try:
             if kind == TALLY_TYPE:
@@ -149,6 +153,9 @@ class LiveFeed:
                 await self._fanout.on_poll_state(
                     PollStateChanged.model_validate_json(message.body, context=STORED)
                 )
+            elif kind == QUIZ_TYPE:
+                # Taken (newer than the last sent) or dropped; the sending runs in its own task.
+                self._quiz.offer(QuizScored.model_validate_json(message.body))
             else:
                 log.warning("unexpected live message", extra={"type": kind})
         except ValidationError as exc:
@@ -171,14 +178,26 @@ class LiveFeed:
                 if current is not None:
                     qids = [q.qid for q in current.view.questions]
                     await self._fanout.load_tallies(poll_id, qids)
+                    if has_quiz(current):
+                        await self._quiz.load(poll_id)
             except Exception as exc:
                 log.warning(
                     "live resync failed", extra={"poll_id": str(poll_id), "error": repr(exc)}
                 )
 
     async def close(self) -> None:
+        await self._quiz.close()
         for task in list(self._tasks):
             task.cancel()
         self._connection.reconnect_callbacks.discard(self._on_reconnect)
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
+
+
+def _type_of(routing_key: str) -> str:
+    """A message without a `type` property, by its routing key (`poll.<id>.<what>`)."""
+    if routing_key.endswith(".tally"):
+        return TALLY_TYPE
+    if routing_key.endswith(".quiz"):
+        return QUIZ_TYPE
+    return STATE_TYPE

@@ -337,11 +337,15 @@ class Session:
                 current=entry.view.current,
                 my_answers=snap.my_answers,
                 server_time=utcnow(),
+                quiz_result=snap.quiz_result,
+                leaderboard=snap.leaderboard,
             ),
         )
         self.participant_id, self.nickname = participant_id, nickname
-        ctx.fanout.add(self.poll_id, self.ws)
+        ctx.fanout.add(self.poll_id, self.ws, participant_id)
         await self._catch_up(entry, snap.tally)
+        seen = snap.leaderboard.version if snap.leaderboard is not None else -1
+        await ctx.quiz.catch_up(self.ws, participant_id, self.poll_id, seen)
 
     async def _catch_up(self, sent: PollEntry, sent_tally: TallyView | None) -> None:
         """Send what changed while `joined` was being prepared (before we were in the audience)."""

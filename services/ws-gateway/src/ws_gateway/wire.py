@@ -12,7 +12,8 @@ extension negotiated) goes through `broadcast()` as before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel
 from websockets.asyncio.server import ServerConnection, broadcast
@@ -74,6 +75,19 @@ def fan_out(connections: Iterable[ServerConnection], frame: BaseModel) -> int:
         broadcast_text(targets, encode(frame))  # one serialization for all
         _count(frame, len(targets))
     return len(targets)
+
+
+def send_each(frames: Sequence[tuple[ServerConnection, BaseModel]]) -> int:
+    """A different frame for each connection (a participant's own `quiz_result`), without
+    waiting: each encoded once and written like a broadcast (closed connections are skipped).
+    Returns how many were handed to connections."""
+    kinds: Counter[str] = Counter()
+    for connection, frame in frames:
+        broadcast_text([connection], encode(frame))
+        kinds[str(getattr(frame, "type", "unknown"))] += 1
+    for kind, count in kinds.items():
+        metrics.FRAMES_OUT.labels(kind).inc(count)
+    return len(frames)
 
 
 def broadcast_text(connections: Iterable[ServerConnection], text: str) -> None:
