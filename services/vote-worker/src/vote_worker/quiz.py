@@ -140,7 +140,7 @@ def score_poll(
 
 
 def _us(seconds: Fraction) -> int:
-    return int(seconds * US)  # exact: elapsed times are whole microseconds
+    return seconds.numerator * US // seconds.denominator  # exact: whole microseconds
 
 
 Row = tuple[Any, ...]
@@ -200,23 +200,31 @@ async def _closed_questions(conn: asyncpg.Connection, poll_id: UUID) -> list[Pla
     return played
 
 
+def _answer(stored: str | None) -> QuizAnswer | None:
+    options = orjson.loads(stored) if stored else None
+    if not isinstance(options, list) or not options or not all(type(o) is int for o in options):
+        return None
+    # Stored answers were validated and normalised when recorded: no second validation.
+    return QuizAnswer.model_construct(kind="quiz", options=sorted(set(options)))
+
+
 async def _responses(
     conn: asyncpg.Connection, poll_id: UUID, questions: Sequence[PlayedQuestion]
 ) -> dict[tuple[int, UUID], QuizResponse]:
     by_qid = {q.qid: q for q in questions}
     found: dict[tuple[int, UUID], QuizResponse] = {}
+    answers: dict[str, QuizAnswer] = {}  # by stored options: a few distinct answers
     rows = await conn.fetch(
         sql.ANSWERS, poll_id, [q.qid for q in questions], [q.epoch for q in questions]
     )
     for row in rows:
-        options = orjson.loads(row["options"]) if row["options"] else None
-        if not isinstance(options, list) or not all(type(o) is int for o in options):
+        answer = answers.get(row["options"]) or _answer(row["options"])
+        if answer is None:
             log.error(
                 "a stored quiz answer of %s/%s has no options: not scored", poll_id, row["qid"]
             )
             continue
-        # Stored answers were validated and normalised when recorded: no second validation.
-        answer = QuizAnswer.model_construct(kind="quiz", options=sorted(set(options)))
+        answers[row["options"]] = answer
         question = by_qid[row["qid"]]
         found[(row["qid"], row["participant_id"])] = QuizResponse(
             answer, question.elapsed(row["cast_at"])

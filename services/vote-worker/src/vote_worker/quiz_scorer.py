@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.25  # at most ~4 coalesced runs a second per poll
 RESET_EVENTS = frozenset({"reset", "question_deleted"})
+SCAN_LIMIT = 2000  # polls whose Redis board one reconciler pass checks
 
 
 @dataclass
@@ -223,7 +224,7 @@ class QuizScorer:
     async def reconcile_once(self, correlation_id: str) -> int:
         """Rescore (a few a pass) the recently active polls whose Redis board is missing."""
         with metrics.counting_db_errors():
-            rows = await self._pool.fetch(sql.SCORED_POLLS, self._window_s, 10_000)
+            rows = await self._pool.fetch(sql.SCORED_POLLS, self._window_s, SCAN_LIMIT)
         missing: Sequence[UUID] = await self._cache.missing_boards([r["poll_id"] for r in rows])
         for poll_id in missing[: self._per_pass]:
             await self.rescore(poll_id, correlation_id, trigger="reconciler")
