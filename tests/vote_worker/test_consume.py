@@ -18,7 +18,7 @@ from faststream.rabbit import TestRabbitBroker
 from faststream.rabbit.message import RabbitMessage
 from prometheus_client import REGISTRY
 
-from contracts import AuditEvent, ParticipantJoined, PollView
+from contracts import AuditEvent, ParticipantJoined, PollEvent, PollView
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import PARTICIPANTS_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
 from tests.vote_worker.factories import answer, batch, poll_event, vote
@@ -65,9 +65,17 @@ class Fakes:
     batcher: FakeBatcher = field(default_factory=FakeBatcher)
     refreshed: list[tuple[uuid.UUID, int | None, str]] = field(default_factory=list)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    scored: list[tuple[str, int | None, int]] = field(default_factory=list)  # event, qid, refreshes
+    quiz_failures: int = 0
 
     async def refresh_tally(self, poll_id: uuid.UUID, qid: int | None, correlation_id: str) -> None:
         self.refreshed.append((poll_id, qid, correlation_id))
+
+    async def score_quiz(self, event: PollEvent, correlation_id: str) -> None:
+        if self.quiz_failures > 0:
+            self.quiz_failures -= 1
+            raise ConnectionError("redis is down")
+        self.scored.append((event.event, event.qid, len(self.refreshed)))
 
 
 @pytest.fixture
@@ -83,6 +91,7 @@ async def broker(fakes: Fakes) -> AsyncIterator[TestRabbitBroker]:
         fakes.batcher,  # type: ignore[arg-type]
         fakes.refresh_tally,
         fakes.stopping,
+        score_quiz=fakes.score_quiz,
     )
     async with TestRabbitBroker(build_broker(Settings(), consumer)) as test_broker:
         yield test_broker
@@ -324,3 +333,28 @@ async def test_resets_opens_and_edits_refresh_the_tally_then_every_event_is_acke
 
     assert fakes.refreshed == ([(VIEW.id, qid, "cid-6")] if refreshes else [])
     assert settled == [("ack", None)]
+
+
+async def test_every_poll_event_goes_to_the_quiz_scorer_after_the_tally_then_is_acked(
+    broker: TestRabbitBroker, fakes: Fakes, settled: list[tuple[str, bool | None]]
+) -> None:
+    for event, qid in (("reset", 2), ("closed", 1)):
+        body = poll_event(event, VIEW, qid).model_dump_json().encode()
+        await send(broker, body, WORKER_POLL_EVENTS_QUEUE, "cid-7")
+    # The reset's tally was refreshed before its rescore (1 refresh seen); a close refreshes none.
+    assert fakes.scored == [("reset", 2, 1), ("closed", 1, 1)]
+    assert settled == [("ack", None), ("ack", None)]
+
+
+async def test_a_failed_rescore_is_retried_before_the_ack_and_left_unacked_at_shutdown(
+    broker: TestRabbitBroker, fakes: Fakes, settled: list[tuple[str, bool | None]]
+) -> None:
+    fakes.quiz_failures = 1
+    body = poll_event("closed", VIEW, 1).model_dump_json().encode()
+    await send(broker, body, WORKER_POLL_EVENTS_QUEUE, "cid-8")
+    assert (fakes.scored, settled) == ([("closed", 1, 0)], [("ack", None)])
+
+    fakes.quiz_failures = 1
+    fakes.stopping.set()
+    await send(broker, body, WORKER_POLL_EVENTS_QUEUE, "cid-9")
+    assert len(fakes.scored) == 1 and settled == [("ack", None)]  # redelivered later

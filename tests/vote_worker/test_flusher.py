@@ -14,9 +14,19 @@ from prometheus_client import REGISTRY
 
 from contracts import Vote
 from tests.support.isolation import Resources
-from tests.vote_worker.factories import batch, create_poll, group_by, vote
+from tests.vote_worker.factories import (
+    answer,
+    batch,
+    create_poll,
+    create_run,
+    group_by,
+    set_question,
+    vote,
+)
 from vote_worker.flusher import AfterCommit, Delivery, VoteFlusher
 from vote_worker.publish import Outbound
+from vote_worker.quiz_cache import QuizCache
+from vote_worker.quiz_scorer import QuizScorer
 from vote_worker.record import RecordResult
 from vote_worker.tally_cache import TallyCache
 from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
@@ -183,3 +193,46 @@ async def test_after_commit_steps_overlap_and_a_failing_one_requeues() -> None:
     await after_commit.wait()
     assert done == ["slow"]
     assert (slow_delivery.message.rejects, failing_delivery.message.rejects) == ([], [True])
+
+
+class GatedScorer(QuizScorer):
+    """Rescores only once `gate` is set."""
+
+    gate: asyncio.Event
+
+    async def rescore(self, poll_id, correlation_id, trigger="event"):
+        await self.gate.wait()
+        return await super().rescore(poll_id, correlation_id, trigger)
+
+
+async def test_an_answer_to_a_closed_quiz_question_is_acked_only_after_the_rescore(
+    parts: Parts, db: asyncpg.Connection
+) -> None:
+    quiz = {
+        "kind": "quiz",
+        "prompt": "Q?",
+        "options": ["a", "b"],
+        "correct": [0],
+        "time_limit_s": 5,
+    }
+    poll = await create_run(db, [quiz, quiz])
+    await set_question(db, poll, 0, status="closed")
+    scorer = GatedScorer(
+        parts.pool, QuizCache(parts.redis, parts.keys, 3600), parts.outbound, min_interval_s=0.01
+    )
+    scorer.gate = asyncio.Event()
+    cache = TallyCache(parts.redis, parts.keys, 3600)
+    flusher = VoteFlusher(parts.pool, cache, parts.outbound, quiz=scorer)
+    to_open = _delivery(answer(poll, uuid.uuid4(), 1, {"kind": "quiz", "options": [0]}, seq=1))
+    await flusher.flush([to_open])
+    assert to_open.message.acks == 1  # question 1 is open: nothing to rescore
+
+    late = _delivery(answer(poll, uuid.uuid4(), 0, {"kind": "quiz", "options": [0]}, seq=1))
+    await flusher.flush([late])
+    await asyncio.sleep(0.05)
+    assert late.message.acks == 0  # stored, but not yet in the scores
+    scorer.gate.set()
+    await scorer.drain()
+    assert late.message.acks == 1 and not late.message.rejects
+    board = "SELECT version, qid, participants FROM quiz_boards WHERE poll_id = $1"
+    assert tuple(await db.fetchrow(board, poll)) == (1, 0, 1)  # who answered a closed one

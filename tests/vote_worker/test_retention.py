@@ -4,10 +4,12 @@ another poll's stay."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 
-from tests.vote_worker.factories import answer, create_run, single, vote
+from tests.vote_worker.factories import answer, create_run, set_question, single, vote
+from vote_worker.quiz import recompute_quiz
 from vote_worker.record import record_votes
 from vote_worker.retention import TABLES, delete_orphaned_rows
 
@@ -15,6 +17,7 @@ RUN = [
     single(2),
     {"kind": "rating", "prompt": "How good?"},
     {"kind": "ranking", "prompt": "Order", "options": ["a", "b", "c"]},
+    {"kind": "quiz", "prompt": "Which?", "options": ["a", "b"], "correct": [0], "time_limit_s": 10},
 ]
 
 
@@ -36,10 +39,16 @@ async def test_every_questions_rows_of_a_deleted_poll_are_deleted(db: asyncpg.Co
                 vote(poll, who, 1, seq=1),
                 answer(poll, who, 1, {"kind": "rating", "value": 4}, seq=2),
                 answer(poll, who, 2, {"kind": "ranking", "ranking": [2, 0, 1]}, seq=3),
+                answer(poll, who, 3, {"kind": "quiz", "options": [0]}, seq=4),
             ],
         )
+        await set_question(db, poll, 3, status="closed", opened_at=datetime.now(UTC))
+        await recompute_quiz(db, poll)
     before = await _rows(db, gone)
-    assert before == {"ballots": 3, "votes": 3, "participants": 1, "tallies": 3}
+    assert before == {
+        **{"ballots": 4, "votes": 4, "participants": 1, "tallies": 4},
+        **{"quiz_points": 1, "quiz_scores": 1, "quiz_boards": 1},
+    }
     await db.execute("DELETE FROM polls WHERE id = $1", gone)  # poll-api's retention
 
     report = await delete_orphaned_rows(db, batch_size=1)

@@ -29,13 +29,14 @@ def _event(
     *,
     at: datetime | None = None,
     vote: Vote | None = None,
+    poll_id: UUID | None = None,
 ) -> AuditEvent:
     return AuditEvent(
         event_id=event_id(kind, subject),
         kind=kind,
         service=SERVICE_NAME,
         occurred_at=at or utcnow(),
-        poll_id=vote.poll_id if vote else None,
+        poll_id=vote.poll_id if vote else poll_id,
         participant_id=vote.participant_id if vote else None,
         correlation_id=correlation_id[:128],
         data=data,
@@ -87,6 +88,15 @@ def _rejection(rejected: RejectedVote) -> dict[str, Any]:
     if rejected.rule is not None:
         data["rule"] = rejected.rule
     return data
+
+
+def quiz_scored_event(
+    poll_id: UUID, qid: int | None, version: int, participants: int, correlation_id: str
+) -> AuditEvent:
+    """A poll's quiz scores were recomputed and stored at `version` (`qid` scored last; None
+    once no quiz question is closed any more)."""
+    data = {"qid": qid, "version": version, "participants": participants}
+    return _event("quiz.scored", f"{poll_id}:{version}", data, correlation_id, poll_id=poll_id)
 
 
 def poison_event(reason: str, message_id: str, correlation_id: str) -> AuditEvent:

@@ -4,7 +4,8 @@ with a message.
 - `votes`: parsed and handed to the batcher; the flusher acks after the batch is recorded.
 - `participants`: upserted, then acked.
 - `vote-worker.poll-events`: a reset, an open or an edit of a question refreshes and publishes
-  its tally (every question's for an event without `qid`), then acked.
+  its tally (every question's for an event without `qid`); the close of a quiz question (or a
+  reset in a scored quiz) rescores the poll's quiz (`quiz_scorer`); then acked.
 
 The queues are declared by `zephyr_runtime.amqp.declare_topology` at start-up with their exact
 arguments; FastStream only looks them up (`declare=False`, a passive declare) so it can never
@@ -33,12 +34,13 @@ from pydantic import BaseModel
 
 from contracts import ParticipantJoined, PollEvent, VoteBatch
 from contracts.topology import PARTICIPANTS_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
-from vote_worker.flusher import Delivery, retry_step
+from vote_worker.flusher import Delivery
 from vote_worker.metrics import MESSAGES_ACKED, counting_db_errors
 from vote_worker.participants import upsert_participant
 from vote_worker.poison import Delivered, InvalidBody, correlation_id_of, parse_body, reject_poison
 from vote_worker.publish import Outbound
 from vote_worker.settings import SERVICE_NAME, Settings
+from vote_worker.steps import retry_step
 from zephyr_runtime import opsmetrics as ops
 from zephyr_runtime import tracing
 from zephyr_runtime.batching import Batcher
@@ -62,6 +64,7 @@ TALLY_EVENTS = frozenset({"reset", "opened", "question_edited", "question_delete
 STEPS = {PARTICIPANTS_QUEUE: "participant", WORKER_POLL_EVENTS_QUEUE: "poll_event"}
 
 RefreshTally = Callable[[UUID, int | None, str], Awaitable[object]]
+ScoreQuiz = Callable[[PollEvent, str], Awaitable[None]]
 
 
 def parse_vote_batch(body: bytes) -> VoteBatch:
@@ -80,6 +83,7 @@ class Consumer:
     batcher: Batcher[Delivery]
     refresh_tally: RefreshTally
     stopping: asyncio.Event
+    score_quiz: ScoreQuiz | None = None
 
     async def on_votes(self, body: bytes, message: Delivered) -> None:
         received = await self._receive(VOTES_QUEUE, body, message, parse_vote_batch, audit=True)
@@ -100,6 +104,9 @@ class Consumer:
     async def _poll_event(self, event: PollEvent, correlation_id: str) -> None:
         if event.event in TALLY_EVENTS:
             await self.refresh_tally(event.poll.id, event.qid, correlation_id)
+        if self.score_quiz is not None:
+            # After the tally: a reset's old answers are gone, a close's counts are current.
+            await self.score_quiz(event, correlation_id)
 
     async def _apply(
         self,
@@ -216,7 +223,8 @@ def build_broker(settings: Settings, consumer: Consumer) -> RabbitBroker:
             WORKER_POLL_EVENTS_QUEUE,
             events_channel,
             "vote-worker.poll-events",
-            "contracts.PollEvent from poll-api; resets, opens and edits publish the tally.",
+            "contracts.PollEvent from poll-api; resets, opens and edits publish the tally; "
+            "a quiz question's close rescores the quiz (QuizScored).",
             Consumer.on_poll_event,
         ),
     ]

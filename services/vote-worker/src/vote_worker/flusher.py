@@ -16,7 +16,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import partial
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 import asyncpg
 
@@ -27,17 +29,17 @@ from vote_worker.audit import vote_events
 from vote_worker.poison import Delivered, reject_poison
 from vote_worker.publish import Outbound
 from vote_worker.record import RecordResult, record_votes
+from vote_worker.steps import retry_step
 from vote_worker.tally_cache import TallyCache
 from zephyr_runtime import tracing
 from zephyr_runtime.batching import Batcher
 from zephyr_runtime.jsonlog import correlation_id_var
-from zephyr_runtime.resilience import retry
+from zephyr_runtime.resilience import Stopping
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from vote_worker.quiz_scorer import QuizScorer
 
 log = logging.getLogger(__name__)
-
-RETRY_BASE_S = 0.05  # the first wait before retrying a step; it doubles up to 5 s (jittered)
 
 
 @dataclass(frozen=True)
@@ -51,37 +53,6 @@ class Delivery:
 
 def votes_in(delivery: Delivery) -> int:
     return len(delivery.batch.votes)
-
-
-def _count_retry(step: str, attempt: int, delay: float, exc: BaseException) -> None:
-    metrics.FLUSH_RETRIES.labels(step).inc()
-    log.warning(
-        "%s failed, retrying in %.2fs: %s: %s",
-        step,
-        delay,
-        type(exc).__name__,
-        exc,
-        extra={"step": step, "attempt": attempt},
-    )
-
-
-async def retry_step(
-    step: str,
-    operation: Callable[[], Awaitable[T]],
-    *,
-    permanent: Callable[[BaseException], bool] = lambda _: False,
-    stopping: asyncio.Event | None = None,
-) -> T:
-    """`zephyr_runtime.resilience.retry` with vote-worker's backoff, each retry counted in
-    `zephyr_vote_worker_flush_retries_total{step}`."""
-    return await retry(
-        operation,
-        what=step,
-        base=RETRY_BASE_S,
-        permanent=permanent,
-        on_retry=_count_retry,
-        stopping=stopping,
-    )
 
 
 def is_bad_data(exc: BaseException) -> bool:
@@ -147,12 +118,18 @@ class AfterCommit:
 
 class VoteFlusher:
     def __init__(
-        self, pool: asyncpg.Pool, cache: TallyCache, outbound: Outbound, overlap: int = 1
+        self,
+        pool: asyncpg.Pool,
+        cache: TallyCache,
+        outbound: Outbound,
+        overlap: int = 1,
+        quiz: QuizScorer | None = None,
     ) -> None:
         self._pool = pool
         self._cache = cache
         self._outbound = outbound
         self._after_commit = AfterCommit(overlap)
+        self._quiz = quiz
 
     def batcher(self, *, max_votes: int, max_wait_s: float) -> Batcher[Delivery]:
         """The batches of consumed vote messages, flushed here one after the other."""
@@ -167,7 +144,7 @@ class VoteFlusher:
             size=votes_in,
             on_pending=metrics.PENDING_VOTES.set,
             on_failure=failed,
-            on_drained=self._after_commit.wait,
+            on_drained=self._drained,
             name="flusher",
         )
 
@@ -203,11 +180,39 @@ class VoteFlusher:
             )
             events = vote_events(result, correlation_id)
             await retry_step("audit", lambda: self._outbound.audit(events, correlation_id))
-            await self._ack(deliveries)
+            late = await self._late_quiz_polls(result)
+            if late and self._quiz is not None:
+                # Answers to a closed quiz question: acked once the poll's scores include them.
+                ack = partial(self._ack, deliveries)
+                failed = partial(self._rescore_failed, deliveries)
+                self._quiz.after_rescore(late, correlation_id, ack, failed)
+            else:
+                await self._ack(deliveries)
             self._count(result, len(votes), time.perf_counter() - started)
 
         # Committed: the rest may overlap the next batch's transaction (AfterCommit).
         await self._after_commit.run(finish, deliveries)
+
+    async def _late_quiz_polls(self, result: RecordResult) -> set[UUID]:
+        if self._quiz is None:
+            return set()
+        quiz = self._quiz
+        return await retry_step("quiz_check", lambda: quiz.late_polls(result.valid))
+
+    @staticmethod
+    async def _rescore_failed(deliveries: Sequence[Delivery], exc: BaseException) -> None:
+        if isinstance(exc, Stopping):
+            log.warning("stopping before a quiz rescore: %d messages left unacked", len(deliveries))
+            return
+        log.error("quiz rescore failed; requeueing %d messages", len(deliveries), exc_info=exc)
+        await asyncio.gather(
+            *(d.message.reject(requeue=True) for d in deliveries), return_exceptions=True
+        )
+
+    async def _drained(self) -> None:
+        await self._after_commit.wait()
+        if self._quiz is not None:
+            await self._quiz.drain()
 
     async def _record(self, votes: list[Vote]) -> RecordResult:
         with metrics.counting_db_errors():

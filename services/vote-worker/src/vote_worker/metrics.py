@@ -42,6 +42,16 @@ TALLIES_RECONCILED = Counter(
     "zephyr_vote_worker_tallies_reconciled_total",
     "Tallies the reconciler fixed: recounted after drift, or missing or stale in Redis.",
 )
+QUIZ_RESCORES = Counter(
+    "zephyr_vote_worker_quiz_rescores_total",
+    "Quiz recomputations stored, cached and published, by what asked for them.",
+    ["trigger"],
+)
+QUIZ_RESCORE_SECONDS = Histogram(
+    "zephyr_vote_worker_quiz_rescore_seconds",
+    "Time to recompute a poll's quiz scores and commit them.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 DEAD_LETTERS = Gauge(
     "zephyr_vote_worker_dead_letter_messages", "Messages waiting in a dead-letter queue.", ["queue"]
 )

@@ -1,15 +1,17 @@
-"""What vote-worker publishes: tallies to `zephyr.live`, audit batches to `zephyr.audit`."""
+"""What vote-worker publishes: tallies and quiz scores to `zephyr.live`, audit batches to
+`zephyr.audit`."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
-from contracts import AuditEvent
+from contracts import AuditEvent, QuizScored
 from contracts.topology import (
     AUDIT_EXCHANGE,
     LIVE_EXCHANGE,
     audit_routing_key,
+    quiz_routing_key,
     tally_routing_key,
 )
 from vote_worker.audit import batches
@@ -19,7 +21,8 @@ from zephyr_runtime.amqp import ConfirmedPublisher
 
 
 class Outbound:
-    """Confirmed publishing of tallies and audit events; raises PublishFailed on failure."""
+    """Confirmed publishing of tallies, quiz scores and audit events; raises PublishFailed on
+    failure."""
 
     def __init__(self, publisher: ConfirmedPublisher) -> None:
         self._publisher = publisher
@@ -38,6 +41,16 @@ class Outbound:
                 )
                 for tally in tallies
             )
+        )
+
+    async def quiz(self, scored: QuizScored, correlation_id: str) -> None:
+        """A poll's leaderboard after a recomputation (not mandatory, like a tally)."""
+        await self._publisher.publish(
+            scored,
+            exchange=LIVE_EXCHANGE,
+            routing_key=quiz_routing_key(scored.poll_id),
+            correlation_id=correlation_id,
+            mandatory=False,
         )
 
     async def audit(self, events: Sequence[AuditEvent], correlation_id: str) -> None:

@@ -10,7 +10,9 @@ questions:
   tests/support/truth.py recomputes too); drift is fixed in Postgres at a new version and
   published;
 - a Redis tally that is missing or older than Postgres's is rewritten and republished: a flush
-  that committed but crashed before writing Redis, a Redis restart, a lost key.
+  that committed but crashed before writing Redis, a Redis restart, a lost key;
+- a poll with a closed quiz question whose Redis leaderboard is missing is rescored
+  (`QuizScorer.reconcile_once`).
 `refresh_tally` brings a question's tally (or every question's of a poll) up to its epoch and
 publishes it: the poll events `reset`, `opened` and `question_edited` call it.
 """
@@ -27,6 +29,7 @@ import asyncpg
 from vote_worker.metrics import TALLIES_RECONCILED, counting_db_errors
 from vote_worker.publish import Outbound
 from vote_worker.questions import Key, unzip
+from vote_worker.quiz_scorer import QuizScorer
 from vote_worker.record import sync_tallies
 from vote_worker.tallies import TallySnapshot
 from vote_worker.tally_cache import TallyCache
@@ -73,6 +76,7 @@ class Reconciler:
     limit: int = 20_000
     quiet_s: float = 2.0
     recounts_per_pass: int = 100
+    quiz: QuizScorer | None = None
     # Per question, the (version, digest) of the stored tally last recounted and found right.
     _verified: dict[Key, tuple[int, str]] = field(default_factory=dict)
 
@@ -139,6 +143,8 @@ class Reconciler:
             else:
                 verified[key] = stamp
         self._verified = verified
+        if self.quiz is not None:
+            fixed += await self.quiz.reconcile_once(correlation_id)
         return fixed
 
     async def _rewrite_redis(self, current: list[tuple[Key, int]], correlation_id: str) -> int:

@@ -1,7 +1,8 @@
 """`python -m vote_worker retention`: delete the rows of polls that no longer exist.
 
-poll-api's retention deletes expired polls; vote-worker owns `participants`, `ballots`, `votes`
-and `tallies` and removes their rows for those polls here (only the owner writes its tables).
+poll-api's retention deletes expired polls; vote-worker owns `participants`, `ballots`, `votes`,
+`tallies` and the quiz scores (`quiz_points`, `quiz_scores`, `quiz_boards`) and removes their
+rows for those polls here (only the owner writes its tables).
 Each batch of polls is one transaction that locks their `tallies` rows first (one per question),
 in (poll_id, qid) order like the flusher does, so it never deadlocks with a flush.
 """
@@ -23,12 +24,21 @@ SELECT poll_id FROM (
     UNION SELECT poll_id FROM participants
     UNION SELECT poll_id FROM votes
     UNION SELECT DISTINCT poll_id FROM ballots
+    UNION SELECT poll_id FROM quiz_boards
 ) AS owned
 WHERE NOT EXISTS (SELECT 1 FROM polls p WHERE p.id = owned.poll_id)
 ORDER BY poll_id
 LIMIT $1
 """
-TABLES = ("ballots", "votes", "participants", "tallies")
+TABLES = (
+    "ballots",
+    "votes",
+    "participants",
+    "tallies",
+    "quiz_points",
+    "quiz_scores",
+    "quiz_boards",
+)
 # Table names are constants above, never input.
 _DELETES = {t: f"DELETE FROM {t} WHERE poll_id = ANY($1::uuid[])" for t in TABLES}  # noqa: S608
 
@@ -64,7 +74,7 @@ async def delete_orphaned_rows(
 async def run(argv: list[str], dsn: str) -> int:
     cli = argparse.ArgumentParser(
         prog="python -m vote_worker retention",
-        description="Delete participants, ballots, votes and tallies of deleted polls.",
+        description="Delete the participants, answers, tallies and quiz scores of deleted polls.",
     )
     cli.add_argument("--batch-size", type=int, default=200)
     args = cli.parse_args(argv)

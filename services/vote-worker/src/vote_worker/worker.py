@@ -1,5 +1,5 @@
-"""The vote-worker process: connections, consumers, flusher, reconciler, dead-letter watch and
-HTTP, started and stopped in order."""
+"""The vote-worker process: connections, consumers, flusher, quiz scorer, reconciler, dead-letter
+watch and HTTP, started and stopped in order."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from vote_worker.consume import Consumer, build_broker
 from vote_worker.deadletter_watch import DeadLetterWatch
 from vote_worker.flusher import Delivery, VoteFlusher
 from vote_worker.publish import Outbound
+from vote_worker.quiz_cache import QuizCache
+from vote_worker.quiz_scorer import QuizScorer
 from vote_worker.reconciler import Reconciler
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.tally_cache import TallyCache
@@ -50,6 +52,7 @@ class Worker:
         self.stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self.reconciler: Reconciler | None = None
+        self.quiz: QuizScorer | None = None
         self.sampler: PeriodicSampler | None = None
 
     async def start(self) -> None:
@@ -79,16 +82,28 @@ class Worker:
         await channel.close()
         self.publisher = ConfirmedPublisher(self.connection)
         outbound = Outbound(self.publisher)
-        cache = TallyCache(self.redis, RedisKeys(s.redis_prefix), s.tally_ttl_seconds)
-        flusher = VoteFlusher(self.pool, cache, outbound, s.flush_overlap)
+        keys = RedisKeys(s.redis_prefix)
+        cache = TallyCache(self.redis, keys, s.tally_ttl_seconds)
+        window_s = s.reconcile_window_hours * 3600
+        self.quiz = QuizScorer(
+            self.pool,
+            QuizCache(self.redis, keys, s.tally_ttl_seconds),
+            outbound,
+            stopping=self.stopping,
+            window_s=window_s,
+        )
+        flusher = VoteFlusher(self.pool, cache, outbound, s.flush_overlap, quiz=self.quiz)
         self.batcher = flusher.batcher(
             max_votes=s.batch_max_votes, max_wait_s=s.batch_max_wait_ms / 1000
         )
-        self.reconciler = Reconciler(
-            self.pool, cache, outbound, window_s=s.reconcile_window_hours * 3600
-        )
+        self.reconciler = Reconciler(self.pool, cache, outbound, window_s=window_s, quiz=self.quiz)
         consumer = Consumer(
-            self.pool, outbound, self.batcher, self.reconciler.refresh_tally, self.stopping
+            self.pool,
+            outbound,
+            self.batcher,
+            self.reconciler.refresh_tally,
+            self.stopping,
+            score_quiz=self.quiz.on_poll_event,
         )
         self.batcher.start()
         self.broker = build_broker(s, consumer)
