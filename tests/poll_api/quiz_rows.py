@@ -1,8 +1,8 @@
 """The vote-worker's quiz rows, written directly (poll-api only reads them).
 
-Until the worker's migration that creates `quiz_scores`, `quiz_points` and `quiz_boards` is on
-main, `ensure_quiz_tables` creates them here with the columns docs/quiz.md names; once it is,
-the statements do nothing and the real tables are used.
+Until the worker's migration that creates `quiz_scores`, `quiz_points` and `quiz_boards`
+(vote-worker revision 0004) is on main, `ensure_quiz_tables` creates them here as that
+migration does; once it is, the statements do nothing and the real tables are used.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _TABLES = [
     CREATE TABLE IF NOT EXISTS quiz_scores (
         poll_id uuid NOT NULL,
         participant_id uuid NOT NULL,
-        nickname varchar(40) NOT NULL,
+        nickname text NOT NULL,
         score bigint NOT NULL,
         correct_time_us bigint NOT NULL,
         streak integer NOT NULL,
@@ -50,7 +50,9 @@ _TABLES = [
     CREATE TABLE IF NOT EXISTS quiz_boards (
         poll_id uuid PRIMARY KEY,
         version bigint NOT NULL,
-        qid smallint NOT NULL
+        qid smallint,
+        participants integer NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now()
     )
     """,
 ]
@@ -76,7 +78,12 @@ class Player:
 
 
 async def store_scores(
-    db: asyncpg.Connection, poll_id: str, players: Sequence[Player], *, qid: int, version: int
+    db: asyncpg.Connection,
+    poll_id: str,
+    players: Sequence[Player],
+    *,
+    qid: int | None,
+    version: int,
 ) -> dict[str, uuid.UUID]:
     """quiz_scores and quiz_boards of a recomputation: ranks from `contracts.scoring`.
 
@@ -105,12 +112,14 @@ async def store_scores(
         )
     await db.execute(
         """
-        INSERT INTO quiz_boards (poll_id, version, qid) VALUES ($1, $2, $3)
-        ON CONFLICT (poll_id) DO UPDATE SET version = excluded.version, qid = excluded.qid
+        INSERT INTO quiz_boards (poll_id, version, qid, participants) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (poll_id) DO UPDATE
+        SET version = excluded.version, qid = excluded.qid, participants = excluded.participants
         """,
         pid,
         version,
         qid,
+        len(players),
     )
     return ids
 

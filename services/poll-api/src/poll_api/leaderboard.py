@@ -86,7 +86,8 @@ async def read_leaderboard(
         first = rows[0]
         board = {
             "version": int(first.version),
-            "qid": int(first.qid),
+            # None once no quiz question is closed any more (every one reset): nothing to show.
+            "qid": int(first.qid) if first.qid is not None else None,
             "participants": int(first.participants),
         }
     qid = board["qid"]

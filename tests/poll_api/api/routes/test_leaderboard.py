@@ -151,6 +151,16 @@ async def test_the_correct_options_only_while_the_scored_question_is_closed(
     assert (body["question"], body["correct_options"], body["version"]) == (2, [], 5)
 
 
+async def test_a_board_after_every_quiz_question_was_reset_names_none(
+    client: httpx.AsyncClient, db: asyncpg.Connection, quiz: dict[str, Any]
+) -> None:
+    """The worker keeps the board (its version goes on) with no question scored."""
+    await store_scores(db, quiz["id"], PLAYERS[:2], qid=None, version=4)
+    body = (await _board(client, quiz["room_code"])).json()
+    assert (body["question"], body["qid"], body["correct_options"]) == (None, None, [])
+    assert (body["version"], body["participants"], len(body["top"])) == (4, 2, 2)
+
+
 async def test_an_unknown_room_is_404(client: httpx.AsyncClient, quiz: dict[str, Any]) -> None:
     for room in ("ZZZZZZ", "nope"):
         resp = await _board(client, room)
