@@ -88,7 +88,7 @@ const state = {
   poll: null,
   results: {}, // qid -> the question's aggregate from GET /results
   board: null, // GET /leaderboard?top=1000 (the quiz's full table)
-  boardClosed: "", // the closed quiz questions (qid:epoch) when the board was read
+  boardClosed: null, // the closed quiz questions (qid:epoch) when the board was read; null: never
   clockOffset: 0, // server clock − this machine's, from the last answer
   busy: false,
   stop: null,
@@ -586,7 +586,7 @@ function stopRefresh() {
 
 async function startConsole(room, token, joinUrl, poll) {
   stopRefresh();
-  Object.assign(state, { room, token, poll: null, results: {}, board: null, boardClosed: "" });
+  Object.assign(state, { room, token, poll: null, results: {}, board: null, boardClosed: null });
   state.editing.clear();
   ui.list.replaceChildren();
   ui.createView.hidden = true;
@@ -658,7 +658,11 @@ async function refresh() {
  */
 async function refreshBoard(room) {
   const run = questions();
-  ui.board.hidden = !run.some((q) => q.spec.kind === "quiz");
+  const hasQuiz = run.some((q) => q.spec.kind === "quiz");
+  ui.board.hidden = !hasQuiz;
+  if (!hasQuiz) {
+    return;
+  }
   const closed = run
     .filter((q) => q.spec.kind === "quiz" && q.status === "closed")
     .map((q) => q.qid + ":" + q.epoch)
