@@ -906,7 +906,8 @@
           state.locked[qid] = true;
         }
         ui.voteNote.textContent = "";
-        ui.voteAlert.textContent = "Your first answer is locked: it cannot be changed. (" + message + ")";
+        // The server's message names the question by its 0-based index: say it in words here.
+        ui.voteAlert.textContent = "Your first answer is locked: it cannot be changed.";
         ui.voteAlert.hidden = false;
         render();
         break;
