@@ -40,6 +40,8 @@ def settings() -> Settings:
         ),
         ("GET", "/api/polls/ABCDEF/questions", ["ip", "read_ip"]),
         ("GET", "/api/polls/ABCDEF/questions/2/results", ["ip", "read_ip"]),
+        ("GET", "/api/polls/ABCDEF/leaderboard", ["ip", "read_ip"]),
+        ("GET", "/api/polls/ABCDEF/leaderboard.csv", ["ip", "read_ip"]),
         ("GET", "/host", ["ip"]),
         ("DELETE", "/api/polls/ABCDEF", ["ip"]),
     ],

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.aggregates import aggregate_for, decode_counters
 from contracts.polls import PollStatus
 from contracts.questions import Question as QuestionSpec
+from contracts.questions import QuizQuestion
 from poll_api.crud import TallyRow
 from poll_api.models import OptionResult, PollResults
 from poll_api.run import PollRun, effective_status, spec_of
@@ -56,6 +57,10 @@ class QuestionResults(BaseModel):
     average: list[str | None] | None = Field(default=None, description="ranking")
     words: list[WordResult] | None = Field(default=None, description="wordcloud: top 100")
     distinct: int | None = Field(default=None, description="wordcloud")
+    correct: list[int] | None = Field(
+        default=None,
+        description="quiz: the correct options, for the host once the question is closed only.",
+    )
 
 
 class QuestionResultsPublic(QuestionResults):
@@ -109,19 +114,22 @@ def _option_rows(labels: list[str], counts: list[int], total: int) -> list[Optio
 
 
 def question_results(
-    run: PollRun, index: int, tallies: dict[int, TallyRow], now: datetime
+    run: PollRun, index: int, tallies: dict[int, TallyRow], now: datetime, *, host: bool = False
 ) -> QuestionResults:
+    """One question's results; `host`: the caller is the host, who alone sees a closed quiz's
+    `correct` (invariant 6: never before the close, never to anyone else here)."""
     question = run.at(index)
     spec = spec_of(question)
     row = tallies.get(question.qid)
     tally = tally_of(spec, question.epoch, row)
     tally.pop("kind", None)
+    status = effective_status(question, now)
     fields: dict[str, Any] = {
         "index": question.position,
         "qid": question.qid,
         "kind": spec.kind,
         "prompt": spec.prompt,
-        "status": effective_status(question, now),
+        "status": status,
         "revealed": question.revealed,
         "epoch": question.epoch,
         "version": row.version if row is not None else 0,
@@ -132,6 +140,8 @@ def question_results(
         fields["labels"] = list(labels)
         if spec.kind in _COUNT_KINDS:
             fields["options"] = _option_rows(list(labels), tally["counts"], tally["total"])
+    if host and isinstance(spec, QuizQuestion) and status == PollStatus.CLOSED:
+        fields["correct"] = list(spec.correct)
     return QuestionResults(**fields)
 
 
@@ -149,7 +159,10 @@ def poll_results(run: PollRun, tallies: dict[int, TallyRow], now: datetime) -> P
 def results_public(
     run: PollRun, tallies: dict[int, TallyRow], now: datetime, *, only_revealed: bool
 ) -> ResultsPublic:
-    questions = [question_results(run, i, tallies, now) for i in range(len(run.questions))]
+    questions = [
+        question_results(run, i, tallies, now, host=not only_revealed)
+        for i in range(len(run.questions))
+    ]
     current = questions[run.current_index]
     return ResultsPublic(
         **poll_results(run, tallies, now).model_dump(),

@@ -1,9 +1,9 @@
 """HTTP rate limits: each request is classified, checked in Redis, and answered 429 if over.
 
 Rules (settings `rate_limit_*`): every request from one IP (`ip`); creating polls per IP
-(`create_ip`); reading a poll, its questions or its results per IP (`read_ip`); host actions
-(open/close/reveal/reset, and every change to the run of questions) per IP (`host_action_ip`)
-and per room (`host_action_room`). Health and metrics are never limited.
+(`create_ip`); reading a poll, its questions, its results or its leaderboard per IP
+(`read_ip`); host actions (open/close/reveal/reset, and every change to the run of questions)
+per IP (`host_action_ip`) and per room (`host_action_room`). Health and metrics are never limited.
 Allowed answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` of the
 tightest rule; a 429 adds `Retry-After` and records a sampled `security.rate_limited` event.
 """
@@ -27,7 +27,9 @@ _HOST_ACTION = re.compile(
     r"^/api/polls/([^/]+)/(?:open|close|reveal|reset"
     r"|questions(?:/[^/]+(?:/(?:open|close|reveal|reset|show|move))?)?)/?$"
 )
-_READ = re.compile(r"^/api/polls/([^/]+)(/results(\.csv)?|/questions(/[^/]+/results)?)?/?$")
+_READ = re.compile(
+    r"^/api/polls/([^/]+)(/(?:results|leaderboard)(\.csv)?|/questions(/[^/]+/results)?)?/?$"
+)
 _UNLIMITED = ("/health/", "/metrics")
 
 

@@ -206,6 +206,12 @@ export function settingsText(spec) {
     case "ranking":
       text = "rank " + rankCount(spec) + " of " + count + " options";
       break;
+    case "quiz":
+      text =
+        plural(count, "option", "options") +
+        (spec.multiple || (Array.isArray(spec.correct) && spec.correct.length > 1) ? ", several correct" : "") +
+        (Number.isInteger(spec.points) ? " · " + spec.points + " points" : "");
+      break;
     default:
       text = "";
   }
@@ -293,7 +299,9 @@ export function aggregateRows(spec, tally) {
   }
   const cells = options.map((_, i) => num(counts[i]));
   const sum = cells.reduce((a, b) => a + b, 0);
-  const total = spec.kind === "multiple" && Number.isInteger(t.total) ? t.total : sum;
+  // multiple and quiz count one per option chosen: the percentages are of respondents.
+  const byRespondents = spec.kind === "multiple" || spec.kind === "quiz";
+  const total = byRespondents && Number.isInteger(t.total) ? t.total : sum;
   const rows = options.map((text, i) => {
     const pct = percent(cells[i], total);
     return {

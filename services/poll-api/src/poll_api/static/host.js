@@ -19,9 +19,11 @@ import {
   settingsText,
   tokenFor,
 } from "./common.js";
+import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
 
 const REFRESH_MS = 1000;
 const TICK_MS = 250;
+const BOARD_ROWS = 1000; // the console's full table (the API's most)
 const MIN_OPTIONS = 2;
 const MAX_OPTIONS = 20;
 const MAX_RANKING_OPTIONS = 10;
@@ -67,6 +69,11 @@ const ui = {
   appendButton: $("append-button"),
   appendError: $("append-error"),
   downloadCsv: $("download-csv"),
+  correct: $("poll-correct"),
+  board: $("quiz-board"),
+  boardCaption: $("quiz-board-caption"),
+  boardRows: $("quiz-board-rows"),
+  downloadBoard: $("download-board"),
   roomCode: $("room-code"),
   qr: $("qr"),
   joinLink: $("join-link"),
@@ -80,6 +87,8 @@ const state = {
   token: null,
   poll: null,
   results: {}, // qid -> the question's aggregate from GET /results
+  board: null, // GET /leaderboard?top=1000 (the quiz's full table)
+  boardClosed: null, // the closed quiz questions (qid:epoch) when the board was read; null: never
   clockOffset: 0, // server clock − this machine's, from the last answer
   busy: false,
   stop: null,
@@ -577,7 +586,7 @@ function stopRefresh() {
 
 async function startConsole(room, token, joinUrl, poll) {
   stopRefresh();
-  Object.assign(state, { room, token, poll: null, results: {} });
+  Object.assign(state, { room, token, poll: null, results: {}, board: null, boardClosed: null });
   state.editing.clear();
   ui.list.replaceChildren();
   ui.createView.hidden = true;
@@ -640,6 +649,46 @@ async function refresh() {
   state.poll = pollResult.data;
   state.results = resultsByQid(resultsResult.data, questionsOf(state.poll));
   render();
+  await refreshBoard(room);
+}
+
+/**
+ * The quiz's full table: read again when the set of closed quiz questions changed, or when the
+ * board's version did (a one-row read each round tells that cheaply).
+ */
+async function refreshBoard(room) {
+  const run = questions();
+  const hasQuiz = run.some((q) => q.spec.kind === "quiz");
+  ui.board.hidden = !hasQuiz;
+  if (!hasQuiz) {
+    return;
+  }
+  const closed = run
+    .filter((q) => q.spec.kind === "quiz" && q.status === "closed")
+    .map((q) => q.qid + ":" + q.epoch)
+    .join(",");
+  let stale = closed !== state.boardClosed;
+  if (!stale && closed) {
+    const probe = await api("/api/polls/" + room + "/leaderboard?top=1");
+    stale = probe.ok && (!state.board || probe.data.version !== state.board.version);
+  }
+  if (!stale) {
+    return;
+  }
+  const full = await api("/api/polls/" + room + "/leaderboard?top=" + BOARD_ROWS);
+  if (full.ok && room === state.room) {
+    state.board = full.data;
+    state.boardClosed = closed;
+    renderBoard();
+    render(); // the correct options of the question scored last
+  }
+}
+
+function renderBoard() {
+  const board = state.board;
+  ui.boardCaption.textContent = boardCaption(board);
+  renderBoardTable(ui.boardRows, board ? board.top : []);
+  ui.downloadBoard.disabled = !board || board.top.length === 0;
 }
 
 function setApiStatus(kind, text) {
@@ -687,6 +736,10 @@ function render() {
   ui.revealed.hidden = !question.revealed;
   ui.participants.textContent = String(poll.participant_count || 0);
   const total = renderAggregate(ui.bars, ui.summary, spec, state.results[question.qid]);
+  const correct = correctOf(question, state.board, state.results[question.qid]);
+  markCorrect(ui.bars, correct);
+  ui.correct.textContent = correctText(spec, correct);
+  ui.correct.hidden = !ui.correct.textContent;
   ui.totalVotes.textContent = String(total);
   ui.totalLabel.textContent = spec.kind === "single" ? "Votes" : "Answers";
   ui.stepper.hidden = run.length < 2;
@@ -830,6 +883,7 @@ function updateRunItem(item, question, current, count) {
     spec,
     state.results[question.qid]
   );
+  markCorrect(item.querySelector(".bars"), correctOf(question, state.board, state.results[question.qid]));
   const editable = !question.ever_opened && EDITABLE_KINDS.includes(spec.kind);
   const editing = state.editing.has(question.qid);
   const allowed = {
@@ -1064,9 +1118,9 @@ async function onAppend(event) {
   }
 }
 
-async function downloadCsv() {
+async function downloadCsv(what = "results") {
   // A plain link cannot send the Authorization header: fetch the file, then save the blob.
-  const response = await fetch("/api/polls/" + state.room + "/results.csv", {
+  const response = await fetch("/api/polls/" + state.room + "/" + what + ".csv", {
     headers: { Authorization: "Bearer " + state.token },
     cache: "no-store",
     credentials: "omit",
@@ -1079,7 +1133,7 @@ async function downloadCsv() {
   const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;
-  link.download = "poll-" + state.room + "-results.csv";
+  link.download = "poll-" + state.room + "-" + what + ".csv";
   document.body.append(link);
   link.click();
   link.remove();
@@ -1098,7 +1152,8 @@ function init() {
   });
   ui.tokenForm.addEventListener("submit", onToken);
   ui.appendForm.addEventListener("submit", onAppend);
-  ui.downloadCsv.addEventListener("click", downloadCsv);
+  ui.downloadCsv.addEventListener("click", () => downloadCsv("results"));
+  ui.downloadBoard.addEventListener("click", () => downloadCsv("leaderboard"));
   for (const button of ui.actions) {
     button.addEventListener("click", () => runCurrentAction(button.dataset.action));
   }

@@ -2,7 +2,9 @@
 // form (bars, a histogram and its mean, Borda points), the countdown and the join QR, for a
 // projector. With the host token (this tab, or the console tab that opened it) it reads live
 // results; without it, results once revealed. Results the host hides until the reveal are
-// never projected before it.
+// never projected before it. A quiz question's answers are projected once it closes: first its
+// correct answer with the counts, then the leaderboard, and after the run's last quiz question
+// the podium (quiz.js).
 import {
   $,
   KIND_TEXT,
@@ -18,9 +20,22 @@ import {
   setUrlText,
   tokenFor,
 } from "./common.js";
+import {
+  boardCaption,
+  correctOf,
+  correctText,
+  isFinalBoard,
+  markCorrect,
+  quizPhase,
+  renderLeaders,
+  renderPodium,
+} from "./quiz.js";
 
 const REFRESH_MS = 1000;
 const TICK_MS = 250;
+const BOARD_TOP = 10;
+const ANSWER_MS = 5000; // the correct answer and the counts, before the leaderboard
+const BOARD_MS = 6000; // the last leaderboard, before the podium
 
 // Every element of the view has the id "present-<name>" (the bars' list is "bars").
 const PARTS = [
@@ -35,13 +50,20 @@ const PARTS = [
   "link",
   "qr",
   "room",
+  "correct",
+  "board",
+  "caption",
+  "leaders",
+  "podium",
+  "places",
 ];
 const ui = Object.fromEntries(PARTS.map((name) => [name, $("present-" + name)]));
 ui.bars = $("bars");
 
 const room = roomFromPath();
 const token = room ? tokenFor(room) : null;
-const shown = { question: null, clockOffset: 0 };
+// quiz: the closed quiz question on screen ({key, since, drawn}), to step through its phases.
+const shown = { question: null, clockOffset: 0, quiz: null };
 
 /** The aggregate of the question on screen, or null when this view may not show it. */
 async function aggregateOf(poll, question) {
@@ -76,6 +98,7 @@ async function refresh() {
   const spec = question.spec;
   const visible = !poll.hide_results_until_reveal || question.revealed;
   const aggregate = visible ? await aggregateOf(poll, question) : null;
+  const quiz = await quizOf(run, question, aggregate);
   shown.question = question;
   ui.error.textContent = "";
   ui.position.hidden = run.length < 2 && !poll.title;
@@ -86,24 +109,72 @@ async function refresh() {
   document.title = "Zephyr: " + spec.prompt;
   ui.status.dataset.status = question.status;
   ui.status.textContent = STATUS_TEXT[question.status] || question.status;
-  const showBars = visible && aggregate !== null;
+  // A quiz's answers are not projected while it is open: they would tell the room the answer.
+  const quizOpen = spec.kind === "quiz" && question.status !== "closed";
+  const phase = quiz ? quiz.phase : "answer";
+  const showBars = visible && aggregate !== null && !quizOpen && phase === "answer";
   ui.bars.hidden = !showBars;
-  ui.hidden.hidden = showBars;
-  ui.hidden.textContent = visible
-    ? "Live results need the host console: open this view from there."
-    : "The results appear when the host reveals them.";
+  ui.hidden.hidden = showBars || phase !== "answer";
+  ui.hidden.textContent = quizOpen
+    ? "The answers appear when the question closes."
+    : visible
+      ? "Live results need the host console: open this view from there."
+      : "The results appear when the host reveals them.";
   let total = null;
-  if (showBars) {
+  if (visible && aggregate !== null && !quizOpen) {
     total = renderAggregate(ui.bars, ui.summary, spec, aggregate);
-  } else {
+    markCorrect(ui.bars, quiz ? quiz.correct : null);
+  }
+  if (!showBars) {
     ui.summary.hidden = true;
   }
+  renderQuiz(quiz);
   const people =
     (poll.participant_count || 0) + (poll.participant_count === 1 ? " participant" : " participants");
   const noun = spec.kind === "single" ? [" vote", " votes"] : [" answer", " answers"];
   ui.figures.textContent =
     total === null ? people : people + " · " + total + (total === 1 ? noun[0] : noun[1]);
   tick();
+}
+
+/** The quiz step of a closed quiz question on screen: its phase, correct options and board. */
+async function quizOf(run, question, aggregate) {
+  if (question.spec.kind !== "quiz" || question.status !== "closed") {
+    shown.quiz = null;
+    return null;
+  }
+  const result = await api("/api/polls/" + room + "/leaderboard?top=" + BOARD_TOP);
+  const board = result.ok ? result.data : null;
+  const key = question.qid + ":" + question.epoch;
+  if (!shown.quiz || shown.quiz.key !== key) {
+    shown.quiz = { key, since: Date.now(), drawn: null };
+  }
+  const scored = Boolean(board && board.qid === question.qid && board.version > 0);
+  const final = scored && isFinalBoard(board, run);
+  const phase = quizPhase(Date.now() - shown.quiz.since, scored, final, ANSWER_MS, BOARD_MS);
+  return { board, phase, correct: correctOf(question, board, aggregate) };
+}
+
+function renderQuiz(quiz) {
+  const question = shown.question;
+  const text = quiz ? correctText(question.spec, quiz.correct) : "";
+  // The answer's step shows it; the leaderboard and the podium then take its room.
+  ui.correct.hidden = !text || quiz.phase !== "answer";
+  ui.correct.textContent = text;
+  ui.board.hidden = !quiz || quiz.phase !== "board";
+  ui.podium.hidden = !quiz || quiz.phase !== "podium";
+  if (!quiz || quiz.phase === "answer") {
+    return;
+  }
+  const drawn = quiz.phase + ":" + quiz.board.version;
+  const fresh = shown.quiz.drawn !== drawn;
+  shown.quiz.drawn = drawn;
+  if (quiz.phase === "board") {
+    ui.caption.textContent = boardCaption(quiz.board);
+    renderLeaders(ui.leaders, quiz.board.top, fresh);
+  } else if (fresh) {
+    renderPodium(ui.places, quiz.board.top);
+  }
 }
 
 function tick() {

@@ -1,5 +1,6 @@
 // Zephyr participant page: join a room, answer the question the host shows (single or multiple
-// choice, rating, ranking), watch the results live. Plain JavaScript, no build step.
+// choice, rating, ranking, quiz), watch the results live and, in a quiz, see your points and
+// rank. Plain JavaScript, no build step.
 // User text is only ever set with textContent.
 "use strict";
 
@@ -77,9 +78,30 @@
         return { value: picked };
       case "ranking":
         return { ranking: picked.slice() };
+      case "quiz":
+        // One option, or several when the quiz has several correct ones (`multiple`).
+        return spec.multiple ? { options: picked.slice().sort((a, b) => a - b) } : { option: picked };
       default:
         return null;
     }
+  }
+
+  /**
+   * A quiz_result in words: {verdict, points, standing}. `answered`: whether this page knows an
+   * answer of theirs; `participants`: how many are ranked (from the leaderboard), when known.
+   */
+  function quizResultText(result, answered, participants) {
+    const verdict = result.correct ? "Correct!" : answered ? "Wrong answer" : "No answer";
+    const bonus = Number.isInteger(result.bonus) ? result.bonus : 0;
+    let points = result.points > 0 ? "+" + plural(result.points, "point", "points") : "No points";
+    if (bonus > 0) {
+      points += " · +" + bonus + " streak bonus (" + result.streak + " in a row)";
+    }
+    let rank = "rank " + result.rank;
+    if (Number.isInteger(participants) && participants >= result.rank) {
+      rank += " of " + participants;
+    }
+    return { verdict: verdict, points: points, standing: "Your score: " + result.score + " · " + rank };
   }
 
   /** An answer (as vote_accepted or joined.my_answers carry it) from the fields sent. */
@@ -191,7 +213,9 @@
     }
     const cells = options.map((_, i) => num(counts[i]));
     const sum = cells.reduce((a, b) => a + b, 0);
-    const total = spec.kind === "multiple" && Number.isInteger(t.total) ? t.total : sum;
+    // multiple and quiz count one per option chosen: the percentages are of respondents.
+    const byRespondents = spec.kind === "multiple" || spec.kind === "quiz";
+    const total = byRespondents && Number.isInteger(t.total) ? t.total : sum;
     const rows = options.map((text, i) => {
       const pct = percent(cells[i], total);
       return {
@@ -255,6 +279,7 @@
     formatClock,
     percent,
     questionsOf,
+    quizResultText,
     rankCount,
     remainingMs,
     sameAnswer,
@@ -318,6 +343,11 @@
     bars: $("bars"),
     summary: $("results-summary"),
     resultsHidden: $("results-hidden"),
+    voteAlert: $("vote-alert"),
+    quizResult: $("quiz-result"),
+    quizVerdict: $("quiz-verdict"),
+    quizPoints: $("quiz-points"),
+    quizStanding: $("quiz-standing"),
   };
 
   const state = {
@@ -335,6 +365,10 @@
     answers: {}, // qid -> my counted answer ({kind, option | options | value | ranking})
     picks: {}, // qid -> what is ticked or ranked but not sent yet (multiple, ranking)
     pending: null, // {qid, kind, fields, clientVoteId, epoch}: sent but not yet accepted
+    locked: {}, // qid -> true: a quiz answer the gateway says is locked (answer_locked)
+    correct: {}, // qid -> a closed quiz question's correct options (from `leaderboard`)
+    quizResult: null, // the latest quiz_result frame (mine)
+    board: null, // the latest leaderboard frame
     clockOffset: 0, // server clock − this device's clock, from server_time
     attempt: 0,
     retryTimer: null,
@@ -595,6 +629,12 @@
       case "poll_state":
         onPollState(frame);
         break;
+      case "quiz_result":
+        onQuizResult(frame);
+        break;
+      case "leaderboard":
+        onLeaderboard(frame);
+        break;
       case "error":
         onError(frame);
         break;
@@ -639,6 +679,17 @@
     if (current && state.answers[current.qid] === undefined && Number.isInteger(frame.my_vote)) {
       state.answers[current.qid] = { kind: "single", option: frame.my_vote };
     }
+    // A resume: the score and rank after the latest scored quiz question, and its answer.
+    state.quizResult = null;
+    state.board = null;
+    state.correct = {};
+    state.locked = {};
+    if (frame.leaderboard) {
+      onLeaderboard(frame.leaderboard, false);
+    }
+    if (frame.quiz_result) {
+      state.quizResult = frame.quiz_result;
+    }
     setConnection("connected", "Connected");
     startPing();
     startTicking();
@@ -682,12 +733,42 @@
     delete state.picks[qid];
     if (question && answer) {
       const text = answerText(question.spec, answer);
+      const kind = question.spec.kind;
       ui.voteNote.textContent =
-        question.spec.kind === "single"
+        kind === "single"
           ? "Your vote for “" + text + "” is counted."
-          : "Your answer is counted: " + text + ".";
+          : kind === "quiz"
+            ? "Your answer is locked in: " + text + "."
+            : "Your answer is counted: " + text + ".";
     }
     render();
+  }
+
+  function onQuizResult(frame) {
+    const known = state.quizResult;
+    if (known && Number.isInteger(known.version) && frame.version < known.version) {
+      return; // an older result overtaken by a newer one
+    }
+    state.quizResult = frame;
+    renderQuizResult();
+  }
+
+  /** Every screen's leaderboard: it also tells the closed question's correct options. */
+  function onLeaderboard(frame, draw = true) {
+    const known = state.board;
+    if (known && Number.isInteger(known.version) && frame.version < known.version) {
+      return;
+    }
+    state.board = frame;
+    if (Number.isInteger(frame.qid) && Array.isArray(frame.correct_options)) {
+      state.correct[frame.qid] = frame.correct_options;
+      if (Array.isArray(frame.counts) && frame.counts.length && !state.tallies[frame.qid]) {
+        state.tallies[frame.qid] = { qid: frame.qid, kind: "quiz", counts: frame.counts, version: 0 };
+      }
+    }
+    if (draw) {
+      render();
+    }
   }
 
   function onTally(frame) {
@@ -748,6 +829,8 @@
       delete state.answers[question.qid];
       delete state.tallies[question.qid];
       delete state.picks[question.qid];
+      delete state.locked[question.qid];
+      delete state.correct[question.qid];
       if (state.pending && state.pending.qid === question.qid) {
         state.pending = null;
       }
@@ -815,11 +898,20 @@
         ui.voteNote.textContent = "Not counted: " + message;
         render();
         break;
-      case "answer_locked":
+      case "answer_locked": {
+        // The first answer to a quiz question counts; this one did not change it.
+        const qid = state.pending ? state.pending.qid : currentQuestion() ? currentQuestion().qid : null;
         state.pending = null;
-        ui.voteNote.textContent = "Your first answer is locked: " + message;
+        if (qid !== null) {
+          state.locked[qid] = true;
+        }
+        ui.voteNote.textContent = "";
+        // The server's message names the question by its 0-based index: say it in words here.
+        ui.voteAlert.textContent = "Your first answer is locked: it cannot be changed.";
+        ui.voteAlert.hidden = false;
         render();
         break;
+      }
       case "unknown_question":
         state.pending = null;
         ui.voteNote.textContent = "That question is no longer in the poll.";
@@ -883,6 +975,10 @@
     if (!question || question.status !== "open") {
       return;
     }
+    if (isLocked(question)) {
+      ui.voteNote.textContent = "Your first answer is locked: it cannot be changed.";
+      return;
+    }
     const left = timeLeft(question);
     if (left !== null && left <= 0) {
       ui.voteNote.textContent = "Time is up: answers are no longer taken.";
@@ -920,7 +1016,7 @@
   function picksFor(question) {
     if (state.picks[question.qid] === undefined) {
       const mine = state.answers[question.qid];
-      if (question.spec.kind === "multiple") {
+      if (question.spec.kind === "multiple" || question.spec.kind === "quiz") {
         state.picks[question.qid] = mine && Array.isArray(mine.options) ? mine.options.slice() : [];
       } else {
         state.picks[question.qid] = mine && Array.isArray(mine.ranking) ? mine.ranking.slice() : [];
@@ -969,7 +1065,7 @@
       return;
     }
     const picks = picksFor(question);
-    if (question.spec.kind === "multiple") {
+    if (question.spec.kind === "multiple" || question.spec.kind === "quiz") {
       const problem = choiceProblem(question.spec, picks);
       if (problem) {
         ui.voteNote.textContent = problem;
@@ -1027,6 +1123,10 @@
       answers: {},
       picks: {},
       pending: null,
+      locked: {},
+      correct: {},
+      quizResult: null,
+      board: null,
       attempt: 0,
       everJoined: false,
       wanted: true,
@@ -1105,12 +1205,15 @@
     renderControls();
     renderMyAnswer();
     renderResults();
+    renderQuizResult();
     renderCountdown();
     if (changed) {
       // The host showed another question: start reading there.
       if (!state.pending) {
         ui.voteNote.textContent = "";
       }
+      ui.voteAlert.hidden = true;
+      ui.voteAlert.textContent = "";
       ui.question.focus();
     }
   }
@@ -1154,7 +1257,8 @@
     const open = canAnswer(question);
     const mine = state.answers[question.qid] || null;
     const pending = state.pending && state.pending.qid === question.qid ? state.pending : null;
-    ui.answerActions.hidden = !(kind === "multiple" || kind === "ranking");
+    const quizChoices = kind === "quiz" && spec.multiple === true;
+    ui.answerActions.hidden = !(kind === "multiple" || kind === "ranking" || quizChoices);
     ui.clearAnswer.hidden = kind !== "ranking";
     ui.sendAnswer.disabled = !open || pending !== null;
     ui.clearAnswer.disabled = !open;
@@ -1234,19 +1338,84 @@
         button.classList.toggle("mine", place >= 0);
         button.querySelector(".option-mark").textContent = place >= 0 ? "Rank " + (place + 1) : "";
       });
+    } else if (kind === "quiz") {
+      renderQuizControls(question, open, mine, pending);
     } else {
       ui.legend.textContent = KIND_TEXT[kind] || kind;
     }
+  }
+
+  /** A quiz question's first answer counts: once sent (or refused as locked) it is locked. */
+  function isLocked(question) {
+    if (question.spec.kind !== "quiz") {
+      return false;
+    }
+    const pending = state.pending && state.pending.qid === question.qid;
+    return pending || state.answers[question.qid] !== undefined || state.locked[question.qid] === true;
+  }
+
+  function renderQuizControls(question, open, mine, pending) {
+    const spec = question.spec;
+    const locked = isLocked(question);
+    const usable = open && !locked;
+    const correct = state.correct[question.qid] || null;
+    const chosen = (i) =>
+      mine !== null && (mine.option === i || (Array.isArray(mine.options) && mine.options.includes(i)));
+    const markOf = (i, sending) => {
+      if (sending) {
+        return "Sending…";
+      }
+      if (correct !== null && correct.includes(i)) {
+        return chosen(i) ? "Correct · your answer" : "Correct answer";
+      }
+      return chosen(i) ? "Your answer" : "";
+    };
+    if (usable) {
+      ui.legend.textContent = spec.multiple
+        ? "Choose the correct options, then send: your first answer counts"
+        : "Tap your answer: the first one counts";
+    } else {
+      ui.legend.textContent = open && locked ? "Your answer is locked" : "Options";
+    }
+    ui.sendAnswer.disabled = !usable;
+    ui.sendAnswer.textContent = pending ? "Sending…" : locked ? "Answer locked" : "Send my answer";
+    if (spec.multiple) {
+      const picks = picksFor(question);
+      const sending = pending ? pending.fields.options || [] : [];
+      ui.options.querySelectorAll("input[type=checkbox]").forEach((box) => {
+        const index = Number(box.dataset.index);
+        box.checked = mine !== null ? chosen(index) : picks.includes(index) || sending.includes(index);
+        box.disabled = !usable;
+        const item = box.closest("li");
+        item.classList.toggle("mine", chosen(index));
+        item.classList.toggle("correct", correct !== null && correct.includes(index));
+        item.querySelector(".option-mark").textContent = markOf(index, false);
+      });
+      return;
+    }
+    const pendingOption = pending ? pending.fields.option : null;
+    ui.options.querySelectorAll("button.option").forEach((button) => {
+      const index = Number(button.dataset.index);
+      button.disabled = !usable;
+      button.setAttribute("aria-pressed", chosen(index) ? "true" : "false");
+      button.classList.toggle("mine", chosen(index));
+      button.classList.toggle("sending", pendingOption === index);
+      button.classList.toggle("correct", correct !== null && correct.includes(index));
+      button.querySelector(".option-mark").textContent = markOf(index, pendingOption === index);
+    });
   }
 
   function buildControls(question) {
     const spec = question.spec;
     ui.options.replaceChildren();
     ui.scale.replaceChildren();
-    ui.options.hidden = !(spec.kind === "single" || spec.kind === "multiple" || spec.kind === "ranking");
+    const withOptions = ["single", "multiple", "ranking", "quiz"];
+    ui.options.hidden = !withOptions.includes(spec.kind);
     ui.scale.hidden = spec.kind !== "rating";
     ui.scaleEnds.hidden = true;
-    if (spec.kind === "single" || spec.kind === "ranking") {
+    const quizTaps = spec.kind === "quiz" && !spec.multiple;
+    const quizBoxes = spec.kind === "quiz" && spec.multiple === true;
+    if (spec.kind === "single" || spec.kind === "ranking" || quizTaps) {
       (spec.options || []).forEach((text, index) => {
         const item = document.createElement("li");
         const button = el("button", "option");
@@ -1260,16 +1429,16 @@
           if (!now || now.qid !== question.qid) {
             return;
           }
-          if (spec.kind === "single") {
-            answer(index);
-          } else {
+          if (spec.kind === "ranking") {
             onRankTap(now, index);
+          } else {
+            answer(index);
           }
         });
         item.append(button);
         ui.options.append(item);
       });
-    } else if (spec.kind === "multiple") {
+    } else if (spec.kind === "multiple" || quizBoxes) {
       (spec.options || []).forEach((text, index) => {
         const item = el("li", "choice");
         const id = "choice-" + question.qid + "-" + index;
@@ -1282,6 +1451,9 @@
         const textNode = el("span", "option-text");
         textNode.textContent = text;
         label.append(textNode);
+        if (quizBoxes) {
+          label.append(el("span", "option-mark"));
+        }
         box.addEventListener("change", () => {
           const now = currentQuestion();
           if (now && now.qid === question.qid) {
@@ -1335,13 +1507,19 @@
     if (!poll || !question) {
       return;
     }
-    const visible = !poll.hide_results_until_reveal || question.revealed;
+    // A quiz's answers are shown once it closes (they would give the answer away before).
+    const quizOpen = question.spec.kind === "quiz" && question.status !== "closed";
+    const visible = (!poll.hide_results_until_reveal || question.revealed) && !quizOpen;
     ui.results.hidden = !visible;
     ui.resultsHidden.hidden = visible;
+    ui.resultsHidden.textContent = quizOpen
+      ? "The answers appear when the question closes."
+      : "The results appear when the host reveals them.";
     if (!visible) {
       return;
     }
     const spec = question.spec;
+    const correct = spec.kind === "quiz" ? state.correct[question.qid] || [] : [];
     const view = aggregateRows(spec, state.tallies[question.qid]);
     const noun = spec.kind === "single" ? ["vote", "votes"] : ["answer", "answers"];
     ui.resultsTotal.textContent = "(" + plural(view.total, noun[0], noun[1]) + ")";
@@ -1352,7 +1530,9 @@
     view.rows.forEach((row, position) => {
       const item = ui.bars.children[position];
       item.dataset.index = row.key;
-      item.querySelector(".bar-label").textContent = row.label;
+      const right = correct.includes(Number(row.key));
+      item.querySelector(".bar-label").textContent = row.label + (right ? " ✓ correct" : "");
+      item.classList.toggle("correct", right);
       item.querySelector(".count").textContent = String(row.count);
       item.querySelector(".unit").textContent = row.unit;
       item.querySelector(".pct").textContent = row.pct;
@@ -1364,6 +1544,26 @@
     if (view.summary) {
       renderSummary(ui.summary, view.summary);
     }
+  }
+
+  function renderQuizResult() {
+    const result = state.quizResult;
+    const question = currentQuestion();
+    ui.quizResult.hidden = !result;
+    if (!result) {
+      return;
+    }
+    // The verdict and points belong to their question; the score and rank stay on screen.
+    const here = question !== null && question.qid === result.qid;
+    const board = state.board;
+    const participants = board && board.version === result.version ? board.participants : null;
+    const text = quizResultText(result, state.answers[result.qid] !== undefined, participants);
+    ui.quizResult.dataset.correct = here ? String(result.correct) : "";
+    ui.quizVerdict.hidden = !here;
+    ui.quizPoints.hidden = !here;
+    ui.quizVerdict.textContent = text.verdict;
+    ui.quizPoints.textContent = text.points;
+    ui.quizStanding.textContent = text.standing;
   }
 
   function isMineRow(spec, mine, key) {

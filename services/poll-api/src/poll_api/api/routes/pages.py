@@ -25,7 +25,9 @@ ASSETS = {
     "common.js": "text/javascript; charset=utf-8",
     "host.js": "text/javascript; charset=utf-8",
     "present.js": "text/javascript; charset=utf-8",
+    "quiz.js": "text/javascript; charset=utf-8",
     "host.css": "text/css; charset=utf-8",
+    "quiz.css": "text/css; charset=utf-8",
 }
 
 

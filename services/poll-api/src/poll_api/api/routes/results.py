@@ -82,8 +82,8 @@ async def get_question_results(
     room_code: RoomCodeDep, index: int, session: SessionDep, caller: CallerDep
 ) -> QuestionResultsPublic:
     """One question's results, with its kind's aggregate fields at the top level."""
-    run, tallies, _ = await _read(session, room_code, caller, index)
-    found = question_results(run, run.at(index).position, tallies, utcnow())
+    run, tallies, is_host = await _read(session, room_code, caller, index)
+    found = question_results(run, run.at(index).position, tallies, utcnow(), host=is_host)
     return QuestionResultsPublic(
         **found.model_dump(exclude_unset=True), poll_id=run.poll.id, room_code=run.poll.room_code
     )
