@@ -19,13 +19,14 @@ each field only if absent (HSETNX), so an answer accepted since the loss is neve
 Then it sets the sentinel. Until then the gateway refuses joins, resumes and new quiz locks
 with `unavailable` (`ws_gateway.nicknames`, `ws_gateway.votes`); other votes go on.
 
-Replicas take turns with a lock (`<prefix>:rebuilding`, a token with a TTL renewed per poll);
-the sentinel is set only if the lock is still the rebuild's own, so a second loss during a
-rebuild (which deletes the lock too) makes the next pass start again.
+Replicas take turns with a lock (`<prefix>:rebuilding`: the replica's token, with a TTL renewed
+per poll); the sentinel is set only if the lock is still the rebuild's own, so a second loss
+during a rebuild (which deletes the lock too) makes the next pass start again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -36,6 +37,8 @@ from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from contracts.answers import ANSWER_ADAPTER
 from vote_worker.metrics import counting_db_errors
@@ -51,6 +54,14 @@ for i = 1, #ARGV, 2 do
   n = n + redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 return n
+""")
+
+# KEYS[1] the lock; ARGV token, ttl ms. Takes the lock if it is free or already ours: 1, else 0.
+ACQUIRE = RedisScript("""
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """)
 
 # KEYS[1] the lock; ARGV token, ttl ms. Renews the lock if it is still ours: 1, else 0.
@@ -101,6 +112,7 @@ WHERE v.poll_id = $1
 _SEQS = "SELECT participant_id, max(seq) AS seq FROM ballots WHERE poll_id = $1 GROUP BY 1"
 
 Pairs = list[tuple[str, str]]
+CONNECTION_RETRIES = 4
 
 
 @dataclass
@@ -163,23 +175,38 @@ class RedisRebuild:
     calls_per_trip: int = 16
     lock_ttl_s: float = 10.0
     last: Rebuilt | None = None
+    _token: str = field(default_factory=lambda: uuid.uuid4().hex)  # this replica's, in the lock
+
+    @property
+    def _ttl_ms(self) -> int:
+        return int(self.lock_ttl_s * 1000)
 
     async def is_alive(self) -> bool:
         return bool(await self.redis.exists(self.keys.alive()))
 
     async def ensure(self) -> bool:
         """Rebuild if the sentinel is missing and no other replica is at it; True when this
-        call rebuilt and set the sentinel."""
+        call rebuilt and set the sentinel. Every write is idempotent, so a connection error
+        (each pooled connection from before a Redis restart fails once) is retried at once, a
+        few times."""
+        for _ in range(CONNECTION_RETRIES):
+            try:
+                return await self._ensure()
+            except RedisConnectionError as exc:
+                log.info("redis connection lost during the rebuild, once more: %r", exc)
+        return await self._ensure()
+
+    async def _ensure(self) -> bool:
         if await self.is_alive():
             return False
-        token = uuid.uuid4().hex
         lock = self.keys.rebuilding()
-        if not await self.redis.set(lock, token, nx=True, px=int(self.lock_ttl_s * 1000)):
+        if not await ACQUIRE.run(self.redis, [lock], [self._token, self._ttl_ms]):
             return False  # another replica is rebuilding
         try:
-            done = await self._rebuild(token)
+            done = await self._rebuild()
         except BaseException:
-            await RELEASE.run(self.redis, [lock], [token])
+            with contextlib.suppress(RedisError):
+                await RELEASE.run(self.redis, [lock], [self._token])
             raise
         if not done:
             log.warning("Redis lost its data again during the rebuild: rebuilding again")
@@ -192,7 +219,7 @@ class RedisRebuild:
         except Exception as exc:
             log.warning("redis rebuild failed: %s: %s", type(exc).__name__, exc)
 
-    async def _rebuild(self, token: str) -> bool:
+    async def _rebuild(self) -> bool:
         started = time.monotonic()
         log.warning("Redis has no rebuild sentinel (lost its data, or new): rebuilding")
         with counting_db_errors():
@@ -206,12 +233,12 @@ class RedisRebuild:
             stats.answers += len(fields.my_votes)
             stats.written += await self._write_poll(poll_id, fields)
             if not await RENEW.run(
-                self.redis, [self.keys.rebuilding()], [token, int(self.lock_ttl_s * 1000)]
+                self.redis, [self.keys.rebuilding()], [self._token, self._ttl_ms]
             ):
                 return False
         stamp = datetime.now(UTC).isoformat()
         finished = await FINISH.run(
-            self.redis, [self.keys.rebuilding(), self.keys.alive()], [token, stamp]
+            self.redis, [self.keys.rebuilding(), self.keys.alive()], [self._token, stamp]
         )
         if not finished:
             return False
