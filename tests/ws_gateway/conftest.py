@@ -15,6 +15,7 @@ from uuid import UUID
 import aio_pika
 import orjson
 import pytest
+import redis
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractIncomingMessage
 from websockets.asyncio.client import ClientConnection, connect
@@ -54,6 +55,21 @@ def make_settings(**overrides: Any) -> Settings:
 @pytest.fixture
 def keys(resources: Resources) -> RedisKeys:
     return RedisKeys(resources.redis_prefix)
+
+
+@pytest.fixture(autouse=True)
+def redis_alive(request: pytest.FixtureRequest) -> None:
+    """No vote-worker runs here: stand in for its rebuild (`vote_worker.rebuild`) and set the
+    sentinel, without which the gateway refuses joins (tests/ws_gateway/test_redis_loss.py
+    removes it)."""
+    if "resources" not in request.fixturenames:
+        return
+    res: Resources = request.getfixturevalue("resources")
+    client = redis.Redis.from_url(res.redis_url)
+    try:
+        client.set(RedisKeys(res.redis_prefix).alive(), "test")
+    finally:
+        client.close()
 
 
 @pytest.fixture

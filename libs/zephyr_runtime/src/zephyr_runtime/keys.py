@@ -46,5 +46,16 @@ class RedisKeys:
         """String: the latest `QuizScored` body (JSON), for a participant who joins later."""
         return f"{self.prefix}:poll:{poll_id}:board"
 
+    def alive(self) -> str:
+        """String: set by vote-worker's rebuild once Redis holds what Postgres can give back
+        (nicknames, own answers, sequences, quiz locks). Its absence means Redis lost its data
+        (or is new): the gateway then refuses joins and resumes with `unavailable`
+        (docs/reliability.md, "Redis loses its data")."""
+        return f"{self.prefix}:alive"
+
+    def rebuilding(self) -> str:
+        """String with a TTL: the token of the vote-worker replica rebuilding Redis now."""
+        return f"{self.prefix}:rebuilding"
+
     def rate(self, scope: str, subject: str) -> str:
         return f"{self.prefix}:rate:{scope}:{subject}"

@@ -22,6 +22,7 @@ from vote_worker.flusher import Delivery, VoteFlusher
 from vote_worker.publish import Outbound
 from vote_worker.quiz_cache import QuizCache
 from vote_worker.quiz_scorer import QuizScorer
+from vote_worker.rebuild import RedisRebuild
 from vote_worker.reconciler import Reconciler
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.tally_cache import TallyCache
@@ -105,6 +106,9 @@ class Worker:
             self.stopping,
             score_quiz=self.quiz.on_poll_event,
         )
+        window_s = s.reconcile_window_hours * 3600
+        rebuild = RedisRebuild(self.pool, self.redis, RedisKeys(s.redis_prefix), window_s)
+        await rebuild.first_pass()  # before ready: joins wait for it (docs/reliability.md)
         self.batcher.start()
         self.broker = build_broker(s, consumer)
         # Before the broker starts: the ASGI app hands the broker its dependency context.
@@ -116,6 +120,7 @@ class Worker:
         self._loops = [
             run_every(s.reconcile_interval_s, self.reconciler.reconcile_once, what="reconcile"),
             run_every(watch.interval_s, watch.sample_once, what="dead-letter sample"),
+            run_every(s.reconcile_interval_s, rebuild.ensure, what="redis rebuild"),
         ]
         self.sampler = ops_sampler(
             self.readiness,  # runs the dependency checks, exporting them as gauges

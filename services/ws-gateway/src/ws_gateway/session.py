@@ -31,6 +31,7 @@ from ws_gateway.ballot import STALE_CODES, Ballot, Refused, take_ballot
 from ws_gateway.context import GatewayContext
 from ws_gateway.fanout import poll_state_frame
 from ws_gateway.limits import LocalRate
+from ws_gateway.nicknames import Claim, claim_nickname, unclaim_nickname
 from ws_gateway.rooms import PollEntry
 from ws_gateway.snapshot import take_snapshot
 from ws_gateway.tallies import tally_frame
@@ -220,7 +221,6 @@ class Session:
         if refusal is not None:
             await self._error(*refusal)
             return
-        keys, redis = self.ctx.keys, self.ctx.redis
         resumed = frame.resume_token is not None
         try:
             if frame.resume_token is not None:
@@ -232,21 +232,26 @@ class Session:
                     await self._error("invalid_token", "the resume token is not valid here")
                     return
                 participant_id, nickname = identity.participant_id, identity.nickname
-                # The signed token is the proof: it re-claims the nickname even after a loss.
-                await redis.hset(
-                    keys.nicknames(self.poll_id), nickname.casefold(), str(participant_id)
-                )
             else:
                 participant_id, nickname = uuid.uuid4(), frame.nickname
-                claimed = await redis.hsetnx(
-                    keys.nicknames(self.poll_id), nickname.casefold(), str(participant_id)
-                )
-                if not claimed:
-                    await self._error("nickname_taken", "that nickname is taken in this poll")
-                    return
+            claim = await claim_nickname(
+                self.ctx.redis,
+                self.ctx.keys,
+                self.poll_id,
+                nickname,
+                participant_id,
+                resume=resumed,
+            )
         except RedisError as exc:
             log.warning("join failed on redis", extra={"error": repr(exc)})
             await self._error("unavailable", "cannot join right now; retry", RETRY_AFTER)
+            return
+        if claim is Claim.REBUILDING:
+            # Redis lost its data and vote-worker has not written the claims and answers back.
+            await self._error("unavailable", "the poll is being restored; retry", RETRY_AFTER)
+            return
+        if claim is Claim.TAKEN:
+            await self._error("nickname_taken", "that nickname is taken in this poll")
             return
         if not await self._announce_join(participant_id, nickname, resumed):
             if not resumed:
@@ -264,12 +269,9 @@ class Session:
             await self._error("unavailable", "cannot join right now; retry", RETRY_AFTER)
 
     async def _unclaim(self, nickname: str, participant_id: UUID) -> None:
-        key = self.ctx.keys.nicknames(self.poll_id)
-        try:
-            if await self.ctx.redis.hget(key, nickname.casefold()) == str(participant_id):
-                await self.ctx.redis.hdel(key, nickname.casefold())
-        except RedisError:
-            pass  # the resume token is not issued, so a stale claim only blocks the nickname
+        await unclaim_nickname(
+            self.ctx.redis, self.ctx.keys, self.poll_id, nickname, participant_id
+        )
 
     async def _announce_join(self, participant_id: UUID, nickname: str, resumed: bool) -> bool:
         """ParticipantJoined must be confirmed; the audit event is best effort."""

@@ -44,11 +44,15 @@ log = logging.getLogger(__name__)
 # question, the current one (`current`, default 0).
 # A quiz's first answer locks (the worker counts the first): a vote with a lock id (its vote id)
 # takes the seq hash's field `lock:<participant>:<qid>` = `<epoch>:<vote id>`, and another vote
-# id of the same epoch is refused (the same one again, a resent vote, passes).
-# KEYS[1] poll state hash, KEYS[2] per-poll seq hash; ARGV participant id, qid, lock id ('' for
-# none) per vote. Returns {seq1, epoch1, seq2, epoch2, ..., clock} with seq -1 for a vote
-# refused because its question is not open, -3 because its answer is locked, and last the TIME
-# (µs) the votes were accepted at; {-2} when the poll's state is not cached.
+# id of the same epoch is refused (the same one again, a resent vote, passes). A lock is only
+# taken while the sentinel `<prefix>:alive` exists: after Redis lost its data the locks of the
+# answers stored before are not back until vote-worker's rebuild, and a second "first" answer
+# accepted then would never count (-4: unavailable, retry).
+# KEYS[1] poll state hash, KEYS[2] per-poll seq hash, KEYS[3] the sentinel; ARGV participant
+# id, qid, lock id ('' for none) per vote. Returns {seq1, epoch1, seq2, epoch2, ..., clock}
+# with seq -1 for a vote refused because its question is not open, -3 because its answer is
+# locked, -4 because Redis is being rebuilt, and last the TIME (µs) the votes were accepted
+# at; {-2} when the poll's state is not cached.
 ACCEPT = RedisScript("""
 local poll = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'current')
 if not poll[1] then return {-2} end
@@ -56,6 +60,7 @@ local now = redis.call('TIME')
 local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local questions = {}
 local out = {}
+local alive = nil
 for i = 1, #ARGV, 3 do
   local qid = ARGV[i + 1]
   local q = questions[qid]
@@ -69,19 +74,24 @@ for i = 1, #ARGV, 3 do
     questions[qid] = q
   end
   local locked = false
+  local rebuilding = false
   if q.open and ARGV[i + 2] ~= '' then
     local field = 'lock:' .. ARGV[i] .. ':' .. qid
     local epoch = tostring(q.epoch) .. ':'
     local held = redis.call('HGET', KEYS[2], field)
     local mine = epoch .. ARGV[i + 2]
-    if held and held ~= mine and string.sub(held, 1, #epoch) == epoch then
+    local ours = held and string.sub(held, 1, #epoch) == epoch
+    if ours and held ~= mine then
       locked = true
-    else
-      redis.call('HSET', KEYS[2], field, mine)
+    elseif not ours then
+      if alive == nil then alive = redis.call('EXISTS', KEYS[3]) end
+      if alive == 1 then redis.call('HSET', KEYS[2], field, mine) else rebuilding = true end
     end
   end
   if locked then
     out[#out + 1] = -3
+  elseif rebuilding then
+    out[#out + 1] = -4
   elseif q.open then
     local seq = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') + 1
     if clock > seq then seq = clock end
@@ -99,6 +109,8 @@ return out
 QUESTION_NOT_OPEN = -1
 STATE_MISSING = -2
 ANSWER_LOCKED = -3
+REBUILDING = -4
+REBUILDING_RETRY_AFTER = 1.0
 LOCKING_KINDS = frozenset({"quiz"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -152,7 +164,8 @@ async def accept_votes(
     redis: aioredis.Redis, keys: RedisKeys, batch: Sequence[PendingVote]
 ) -> list[Any]:
     """Per vote `[seq, epoch, clock]`, `[-1, epoch, clock]` (its question not open),
-    `[-3, epoch, clock]` (its answer locked), `[-2]` (state not cached), or the exception of
+    `[-3, epoch, clock]` (its answer locked), `[-4, epoch, clock]` (a lock cannot be taken
+    before Redis is rebuilt), `[-2]` (state not cached), or the exception of
     its poll's call (errors are values, like a pipeline with raise_on_error off). `clock` is
     the Redis TIME (µs) at which the script decided."""
     groups: dict[UUID, list[int]] = {}
@@ -161,7 +174,7 @@ async def accept_votes(
     calls = [
         (
             ACCEPT,
-            [keys.poll_state(poll_id), keys.vote_seq(poll_id)],
+            [keys.poll_state(poll_id), keys.vote_seq(poll_id), keys.alive()],
             [
                 arg
                 for i in indexes
@@ -281,6 +294,10 @@ class VoteBatcher:
             elif seq == ANSWER_LOCKED:
                 metrics.VOTES_REJECTED.labels("answer_locked").inc()
                 outcomes.append((vote, error_frame("answer_locked", locked_message(vote.question))))
+            elif seq == REBUILDING:
+                metrics.VOTES_REJECTED.labels("rebuilding").inc()
+                message = "answers are being restored after a restart; retry"
+                outcomes.append((vote, error_frame("unavailable", message, REBUILDING_RETRY_AFTER)))
             elif seq == STATE_MISSING:
                 missing.append(vote)
             else:
