@@ -41,6 +41,9 @@ class Screen:
         self.closed = False
         self.status: str | None = None  # the poll's status as this screen knows it
         self.on_tally: TallyHook | None = None
+        self.leaderboard_at: float | None = None  # when a quiz leaderboard first arrived
+        self.quiz_result: dict[str, Any] | None = None
+        self.quiz_result_at: float | None = None
         self._joined: asyncio.Future[dict[str, Any]] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._next_vote = 0
@@ -107,6 +110,10 @@ class Screen:
                     self.accepted_ids.append(frame["vote_id"])
                 elif kind == "poll_state":
                     self.status = frame.get("status")
+                elif kind == "leaderboard":
+                    self.leaderboard_at = self.leaderboard_at or now
+                elif kind == "quiz_result":
+                    self.quiz_result, self.quiz_result_at = frame, self.quiz_result_at or now
                 elif kind == "error":
                     self.errors[str(frame.get("code"))] += 1
                     if self._joined is not None and not self._joined.done():

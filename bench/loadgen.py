@@ -244,6 +244,24 @@ class Worker:
             "traces": [s.trace for s in self.screens if s.trace is not None],
         }
 
+    async def quiz_wait(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Wait (bounded) until every screen has the leaderboard and its own quiz_result."""
+        deadline = time.monotonic() + float(p.get("timeout", 60))
+        while time.monotonic() < deadline and any(
+            s.leaderboard_at is None or s.quiz_result is None for s in self.screens
+        ):
+            await asyncio.sleep(0.05)
+        return {
+            "screens": len(self.screens),
+            "leaderboard_at": [s.leaderboard_at for s in self.screens if s.leaderboard_at],
+            "quiz_result_at": [s.quiz_result_at for s in self.screens if s.quiz_result_at],
+            "results": {
+                s.participant_id: [s.quiz_result["score"], s.quiz_result["rank"]]
+                for s in self.screens
+                if s.quiz_result is not None and s.participant_id is not None
+            },
+        }
+
     async def snapshot(self, _p: dict[str, Any]) -> dict[str, Any]:
         everyone: list[Screen | LeanScreen] = [*self.screens, *self.lean]
         return {

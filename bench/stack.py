@@ -82,6 +82,14 @@ class BenchStack:
             )
             opened.raise_for_status()
 
+    async def show_question(self, poll: dict[str, Any], index: int) -> None:
+        async with httpx.AsyncClient(base_url=self.api, timeout=30) as http:
+            shown = await http.post(
+                f"/api/polls/{poll['room_code']}/questions/{index}/show",
+                headers={"Authorization": f"Bearer {poll['host_token']}"},
+            )
+            shown.raise_for_status()
+
     async def stored(self, poll_id: str) -> dict[str, Any]:
         """Ballots, counted votes and the tally row of a poll, straight from Postgres."""
         conn = await asyncpg.connect(self.resources.database_url)

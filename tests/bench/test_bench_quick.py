@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["steady", "mixed", "burst", "capacity", "fanout", "scaleout"]
+SCENARIOS = ["steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz"]
 
 
 def run_quick(scenario: str, out: Path) -> dict[str, Any]:
@@ -52,6 +52,12 @@ def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path
         return
     assert checks["accepted"] > 0
     assert checks["stored_equals_accepted"], checks
+    if scenario == "quiz":
+        assert checks["scores_equal_recomputation"], checks
+        assert checks["ranks_equal_sql_rank"], checks
+        assert checks["every_screen_shows_its_stored_result"], checks
+        assert figures["close_to_last_leaderboard_s"] is not None
+        return
     assert checks["tally_equals_group_by"], checks
     if scenario in ("steady", "mixed", "burst"):
         assert checks["every_screen_final"], checks

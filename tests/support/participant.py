@@ -29,6 +29,9 @@ class Participant:
     tally_frames: int = 0
     states: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
+    frames: list[dict[str, Any]] = field(default_factory=list)  # every frame, in order
+    quiz_results: dict[int, dict[str, Any]] = field(default_factory=dict)  # qid -> latest
+    leaderboards: list[dict[str, Any]] = field(default_factory=list)
     _ws: ClientConnection | None = None
     _reader: asyncio.Task[None] | None = None
     _pending: deque[asyncio.Future[dict[str, Any]]] = field(default_factory=deque)
@@ -54,6 +57,10 @@ class Participant:
         self.resume_token = joined["resume_token"]
         if joined.get("tally"):
             self._tally(joined["tally"])
+        if joined.get("quiz_result"):
+            self._quiz_result(joined["quiz_result"])
+        if joined.get("leaderboard"):
+            self.leaderboards.append(joined["leaderboard"])
         return joined
 
     async def vote(
@@ -94,6 +101,18 @@ class Participant:
         if qid == 0 and (self.last_tally is None or frame["version"] >= self.last_tally["version"]):
             self.last_tally = {k: frame.get(k) for k in ("counts", "total", "version")}
 
+    def _quiz_result(self, frame: dict[str, Any]) -> None:
+        latest = self.quiz_results.get(frame["qid"])
+        if latest is None or frame.get("version", 0) >= latest.get("version", 0):
+            self.quiz_results[frame["qid"]] = frame
+
+    @property
+    def last_quiz_result(self) -> dict[str, Any] | None:
+        """Their result of the latest scored version (whatever the question)."""
+        if not self.quiz_results:
+            return None
+        return max(self.quiz_results.values(), key=lambda f: f.get("version", 0))
+
     def _joining(self) -> bool:
         """An error while a join is outstanding (and no vote is) answers the join."""
         return self._joined is not None and not self._joined.done() and not self._pending
@@ -103,6 +122,7 @@ class Participant:
         try:
             async for raw in self._ws:
                 frame = orjson.loads(raw)
+                self.frames.append(frame)
                 kind = frame.get("type")
                 if kind == "joined" or (kind == "error" and self._joining()):
                     assert self._joined is not None
@@ -115,6 +135,10 @@ class Participant:
                     self._tally(frame)
                 elif kind == "poll_state":
                     self.states.append(frame)
+                elif kind == "quiz_result":
+                    self._quiz_result(frame)
+                elif kind == "leaderboard":
+                    self.leaderboards.append(frame)
                 elif kind in VOTE_REPLIES:
                     if kind == "vote_accepted":
                         self.accepted.append(frame)

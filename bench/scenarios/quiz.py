@@ -1,0 +1,121 @@
+"""quiz: 10,000 participants answer a timed quiz question within its last 3 seconds.
+
+The question (4 options, one correct, 1000 points) closes itself by its timer; every
+participant answers once at a random moment of its last 3 s. Figures: the time from the close
+to the last screen showing the leaderboard and to the last participant holding their own
+`quiz_result`, the worker's CPU seconds spent from the close until then (scoring 10,000), and
+`vote_accepted` latency in the rush.
+
+Checks: stored == accepted, every stored score equals docs/quiz.md's rule recomputed from the
+stored answers, ranks equal SQL's RANK(), and every screen's quiz_result is its stored score
+and rank.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tests.support.quiz import read_scores, recompute
+
+from bench.loadgen import LoadGen
+from bench.procstat import cpu_seconds
+from bench.scenarios.common import merged, merged_errors, specs, stored_checks, wait_stored
+from bench.stack import bench_stack
+from bench.stats import summarize_ms
+
+OPTIONS = 4
+
+
+def config(quick: bool) -> dict[str, Any]:
+    if quick:
+        return {"participants": 200, "procs": 2, "time_limit_s": 8, "rush_s": 3.0}
+    return {"participants": 10_000, "procs": 4, "time_limit_s": 15, "rush_s": 3.0}
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    cfg = config(quick)
+    limit, rush = cfg["time_limit_s"], cfg["rush_s"]
+    question = {
+        "kind": "quiz",
+        "prompt": "Bench quiz?",
+        "options": [f"option {i}" for i in range(OPTIONS)],
+        "correct": [1],
+        "time_limit_s": limit,
+        "points": 1000,
+    }
+    async with bench_stack("quiz") as bs:
+        poll = await bs.create_poll(OPTIONS, open_it=False, more=[question])
+        await bs.show_question(poll, 1)
+        load = LoadGen(specs(bs.ws_url(poll["room_code"]), cfg["participants"], cfg["procs"], "z"))
+        try:
+            joined = await load.start()
+            await bs.wait_queues_empty("participants", "audit")
+            await bs.open_poll(poll, 1)
+            opened = time.monotonic()  # the question opened a little before this
+            closes = opened + limit
+            # Answers in the last `rush` seconds, ending 0.2 s before the close.
+            answers = await load.command(
+                "burst",
+                {
+                    "start_at": closes - rush,
+                    "spread": rush - 0.2,
+                    "options": list(range(OPTIONS)),
+                },
+                timeout=limit + 180,
+            )
+            worker, gateway = bs.stack["vote_worker"].proc, bs.gateways()[0].proc
+            assert worker is not None and gateway is not None
+            await asyncio.sleep(max(0.0, closes - time.monotonic()))
+            cpu_before = cpu_seconds(worker.pid), cpu_seconds(gateway.pid)
+            waited = await load.command("quiz_wait", {"timeout": 120}, timeout=200)
+            cpu_after = cpu_seconds(worker.pid), cpu_seconds(gateway.pid)
+            accepted_ids = merged(answers, "accepted_ids")
+            await wait_stored(bs, poll["id"], len(accepted_ids))
+            checks = await stored_checks(bs, poll["id"], accepted_ids, OPTIONS)
+            db = bs.resources.database_url
+            stored = await read_scores(db, poll["id"])
+            expected = await recompute(db, poll["id"])
+        finally:
+            await load.stop()
+    boards = merged(waited, "leaderboard_at")
+    results = merged(waited, "quiz_result_at")
+    shown: dict[str, list[int]] = {}
+    for w in waited:
+        shown.update(w["results"])
+    screens = sum(w["screens"] for w in waited)
+    checks.pop("tally_equals_group_by", None)  # question 0 takes no answers here
+    checks["scores_equal_recomputation"] = len(stored) == len(expected) and all(
+        stored.get(pid, {}).get("score") == e.score for pid, e in expected.items()
+    )
+    checks["ranks_equal_sql_rank"] = all(s["rank"] == s["sql_rank"] for s in stored.values())
+    checks["every_screen_has_leaderboard"] = len(boards) == screens
+    checks["every_screen_shows_its_stored_result"] = len(shown) == screens and all(
+        [stored[pid]["score"], stored[pid]["rank"]] == v for pid, v in shown.items()
+    )
+    checks["errors"] = merged_errors(answers)
+    send_times = merged(answers, "send_times")
+    figures = {
+        "participants_joined": joined["joined"],
+        "answers_sent": len(send_times),
+        "answers_accepted": checks["accepted"],
+        "rush_window_s": round(max(send_times) - min(send_times), 3) if send_times else None,
+        "vote_accepted_latency": summarize_ms(merged(answers, "accept_latency")),
+        "close_to_last_leaderboard_s": round(max(boards) - closes, 3) if boards else None,
+        "close_to_first_leaderboard_s": round(min(boards) - closes, 3) if boards else None,
+        "close_to_last_quiz_result_s": round(max(results) - closes, 3) if results else None,
+        "worker_cpu_s_close_to_last_result": round(cpu_after[0] - cpu_before[0], 3),
+        "gateway_cpu_s_close_to_last_result": round(cpu_after[1] - cpu_before[1], 3),
+        "scored_participants": len(stored),
+    }
+    return {"settings": cfg, "figures": figures, "checks": checks}
+
+
+def headline(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    f, c = result["figures"], result["checks"]
+    return [
+        ("scores equal recomputation", str(c["scores_equal_recomputation"]), "True"),
+        ("close to last leaderboard s", str(f["close_to_last_leaderboard_s"]), "lower"),
+        ("close to last quiz_result s", str(f["close_to_last_quiz_result_s"]), "lower"),
+    ]
