@@ -1,8 +1,7 @@
 """The vote-worker's quiz rows, written directly (poll-api only reads them).
 
-Until the worker's migration that creates `quiz_scores`, `quiz_points` and `quiz_boards`
-(vote-worker revision 0004) is on main, `ensure_quiz_tables` creates them here as that
-migration does; once it is, the statements do nothing and the real tables are used.
+The tables are the worker's own (`quiz_scores`, `quiz_points`, `quiz_boards`: vote-worker
+migration 0004, applied to the session's database like every migration).
 """
 
 from __future__ import annotations
@@ -18,49 +17,6 @@ from typing import Any
 import asyncpg
 
 from contracts.scoring import Standing, rank_standings
-
-_TABLES = [
-    """
-    CREATE TABLE IF NOT EXISTS quiz_scores (
-        poll_id uuid NOT NULL,
-        participant_id uuid NOT NULL,
-        nickname text NOT NULL,
-        score bigint NOT NULL,
-        correct_time_us bigint NOT NULL,
-        streak integer NOT NULL,
-        rank integer NOT NULL,
-        version bigint NOT NULL,
-        PRIMARY KEY (poll_id, participant_id)
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS quiz_points (
-        poll_id uuid NOT NULL,
-        qid smallint NOT NULL,
-        participant_id uuid NOT NULL,
-        correct boolean NOT NULL,
-        points integer NOT NULL,
-        bonus integer NOT NULL,
-        streak integer NOT NULL,
-        elapsed_us bigint,
-        PRIMARY KEY (poll_id, qid, participant_id)
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS quiz_boards (
-        poll_id uuid PRIMARY KEY,
-        version bigint NOT NULL,
-        qid smallint,
-        participants integer NOT NULL DEFAULT 0,
-        updated_at timestamptz NOT NULL DEFAULT now()
-    )
-    """,
-]
-
-
-async def ensure_quiz_tables(db: asyncpg.Connection) -> None:
-    for statement in _TABLES:
-        await db.execute(statement)
 
 
 @dataclass(frozen=True)

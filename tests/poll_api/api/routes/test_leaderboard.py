@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.poll_api.quiz_rows import Player, ensure_quiz_tables, store_scores
+from tests.poll_api.quiz_rows import Player, store_scores
 from tests.poll_api.utils import bearer, create_run
 
 QUIZ: list[dict[str, Any]] = [
@@ -44,8 +44,7 @@ PLAYERS = [
 
 
 @pytest.fixture
-async def quiz(client: httpx.AsyncClient, db: asyncpg.Connection) -> dict[str, Any]:
-    await ensure_quiz_tables(db)
+async def quiz(client: httpx.AsyncClient) -> dict[str, Any]:
     return await create_run(client, QUIZ)
 
 

@@ -17,7 +17,6 @@ from starlette.types import Message, Receive, Scope, Send
 from poll_api import leaderboard_csv
 from tests.poll_api.quiz_rows import (
     Player,
-    ensure_quiz_tables,
     store_answer,
     store_points,
     store_scores,
@@ -60,9 +59,8 @@ HEADER = [
 
 
 @pytest.fixture
-async def quiz(client: httpx.AsyncClient, db: asyncpg.Connection) -> dict[str, Any]:
+async def quiz(client: httpx.AsyncClient) -> dict[str, Any]:
     """Questions 1 and 3 (index 0 and 2) closed, question 4 still open."""
-    await ensure_quiz_tables(db)
     created = await create_run(client, RUN)
     for index, actions in ((0, ["open", "close"]), (2, ["open", "close"]), (3, ["open"])):
         for action in actions:
