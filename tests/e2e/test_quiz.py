@@ -74,9 +74,9 @@ def mentions_correct(frame: Any, qid: int) -> bool:
     (a spec): a quiz_result's bool, and an earlier question's leaderboard, are fine."""
     if isinstance(frame, dict):
         for key, value in frame.items():
-            if key in {"correct", "correct_options"} and isinstance(value, list):
-                if frame.get("qid", qid) == qid:
-                    return True
+            named = key in {"correct", "correct_options"} and isinstance(value, list)
+            if named and frame.get("qid", qid) == qid:
+                return True
             if mentions_correct(value, qid):
                 return True
     elif isinstance(frame, list):
