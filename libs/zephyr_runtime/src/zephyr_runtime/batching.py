@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import Field
 
 from zephyr_runtime.resilience import retry
+from zephyr_runtime.tasks import cancel_and_wait
 
 T = TypeVar("T")
 
@@ -132,7 +133,8 @@ class Accumulator(Generic[T]):
     async def _wait(self, timeout: float | None) -> None:
         self._wakeup.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wakeup.wait()
 
     def _take(self) -> list[T]:
         taken: list[T] = []
@@ -242,12 +244,11 @@ class Batcher(Generic[T]):
             return True
         if not task.done():
             try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(task)
             except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if task.cancelled():
+                await cancel_and_wait(task)
+        if not task.done() or task.cancelled():
             return False
         task.result()  # raises what the loop raised
         return True

@@ -18,7 +18,8 @@ async def run_checks(checks: dict[str, Check], timeout: float = 2.0) -> tuple[bo
     async def one(check: Check) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(check(), timeout)
+            async with asyncio.timeout(timeout):
+                await check()
         except Exception as exc:
             return {
                 "ok": False,

@@ -102,7 +102,8 @@ async def retry(
             if stopping.is_set():
                 raise Stopping(what) from exc
             try:
-                await asyncio.wait_for(stopping.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await stopping.wait()
             except TimeoutError:
                 continue
             raise Stopping(what) from exc

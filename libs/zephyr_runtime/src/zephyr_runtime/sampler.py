@@ -8,12 +8,12 @@ is logged at debug level and tried again next time: sampling never takes a servi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from zephyr_runtime.opsmetrics import sample_memory_limit
+from zephyr_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,7 @@ class PeriodicSampler:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
 
     async def sample_once(self) -> None:
         """Run every sample concurrently, each bounded by the timeout."""
@@ -49,7 +47,8 @@ class PeriodicSampler:
         try:
             result = sample()
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self._timeout)
+                async with asyncio.timeout(self._timeout):
+                    await result
         except Exception as exc:
             log.debug("metrics sample failed", extra={"sample": repr(sample), "error": repr(exc)})
 

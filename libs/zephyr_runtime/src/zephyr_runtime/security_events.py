@@ -27,6 +27,7 @@ from prometheus_client import Counter
 
 from contracts import AuditEvent, utcnow
 from contracts.audit import MAX_EVENTS_PER_BATCH
+from zephyr_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,7 @@ class SecurityEvents:
     async def stop(self) -> None:
         """Stop the timer and emit what is left, summaries included."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
             self._task = None
         self.close_window()
         await self.flush()

@@ -94,7 +94,8 @@ async def read_audit_stream(
         yielded = 0
         while True:
             try:
-                message = await asyncio.wait_for(inbox.get(), idle_timeout)
+                async with asyncio.timeout(idle_timeout):
+                    message = await inbox.get()
             except TimeoutError:
                 return
             await message.ack()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from zephyr_runtime.resilience import Stopping
+from zephyr_runtime.tasks import cancel_and_wait
 
 
 @dataclass(kw_only=True, eq=False)
@@ -35,10 +36,10 @@ class BackgroundLoop:
         self._wake.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._task)
             except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+                await cancel_and_wait(self._task)
 
     def wake(self) -> None:
         """End the current `pause` now (there is work to do)."""
@@ -47,7 +48,8 @@ class BackgroundLoop:
     async def pause(self, seconds: float) -> None:
         """Wait `seconds`, or less when woken or stopped."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _run(self) -> None:

@@ -36,6 +36,7 @@ from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.queuedepth import QueueDepthSampler
 from zephyr_runtime.resilience import retry
 from zephyr_runtime.sampler import PeriodicSampler, ops_sampler, run_every
+from zephyr_runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +178,7 @@ class Worker:
                         "shutdown grace over: %d votes left unacked for redelivery",
                         self.batcher.pending,
                     )
-        for task in self._loops:
-            await _cancel(task)
+        await cancel_all(self._loops)
         await self.close()
 
     async def close(self) -> None:
@@ -197,14 +197,7 @@ class Worker:
                 await self.redis.aclose()
         if self.pool is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.pool.close(), 2)
+                async with asyncio.timeout(2):
+                    await self.pool.close()
             self.pool.terminate()
         log.info("vote-worker stopped")
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    if task.done():
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task

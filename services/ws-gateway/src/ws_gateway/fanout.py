@@ -24,6 +24,7 @@ from ws_gateway.tallies import parse_tally_hash, tally_frame, zero_frame
 from ws_gateway.wire import fan_out
 from zephyr_runtime import tracing
 from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +247,7 @@ class Fanout:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

@@ -38,6 +38,7 @@ from ws_gateway.fanout import Fanout
 from ws_gateway.rooms import PollEntry, RoomDirectory
 from ws_gateway.wire import fan_out, send, send_each
 from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +162,7 @@ class QuizFanout:
         self._pending.pop(poll_id, None)
 
     async def close(self) -> None:
-        senders = list(self._senders.values())
-        for task in senders:
-            task.cancel()
-        await asyncio.gather(*senders, return_exceptions=True)
+        await cancel_all(list(self._senders.values()))
 
     async def _drain(self, poll_id: UUID) -> None:
         try:
