@@ -15,12 +15,14 @@ import pytest
 
 from audit_sink.flusher import AuditFlusher, Delivery, RowStore
 from audit_sink.rows import AuditRow, to_row
+from audit_sink.settings import Settings
 from audit_sink.store import AuditStore
 from tests.audit_sink.conftest import make_event, wait_for_rows
 from tests.support.eventually import eventually
 from tests.support.isolation import PG_ADMIN_URL, Resources
 from zephyr_runtime.batching import Batcher
 from zephyr_runtime.migrations import Migrations
+from zephyr_runtime.settings import load_settings
 
 
 class FakeMessage:
@@ -53,7 +55,7 @@ class CountingStore:
 
 @pytest.fixture
 async def store(resources: Resources) -> AsyncIterator[AuditStore]:
-    audit_store = AuditStore(resources.database_url)
+    audit_store = AuditStore(load_settings(Settings, database_url=resources.database_url))
     await audit_store.open()
     try:
         yield audit_store
@@ -194,7 +196,7 @@ async def missing_database() -> AsyncIterator[tuple[str, str]]:
 async def outage_store(missing_database: tuple[str, str]) -> AsyncIterator[AuditStore]:
     """A store whose database is missing: every INSERT fails until it is created."""
     _, url = missing_database
-    store = AuditStore(url)
+    store = AuditStore(load_settings(Settings, database_url=url))
     await store.open()
     try:
         yield store

@@ -64,6 +64,30 @@ class ServiceSettings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/zephyr", description="PostgreSQL URL."
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL.")
+    # Timeouts on every dependency (docs/reliability.md, "A hung dependency"): a server that
+    # stops answering turns into a clear error or a retried message, never a hung request.
+    db_statement_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Longest a database statement runs (Postgres statement_timeout); the "
+        "client gives up 1 s later on a server that stopped answering.",
+    )
+    db_acquire_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="Longest a wait for a pooled database connection."
+    )
+    db_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="Longest a new database connection takes."
+    )
+    redis_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="Redis socket and connect timeout."
+    )
+    amqp_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="RabbitMQ connect, declare and publisher-confirm timeout.",
+    )
     redis_prefix: str = Field(
         default="zephyr",
         pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
@@ -130,6 +154,22 @@ class ServiceSettings(BaseSettings):
     def asyncpg_dsn(self) -> str:
         """The DSN for asyncpg (which does not accept SQLAlchemy's `+driver` suffix)."""
         return self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    @property
+    def db_command_timeout_seconds(self) -> float:
+        """The client's bound on one statement: the server's, plus a second to hear it."""
+        return self.db_statement_timeout_seconds + 1.0
+
+    def db_server_settings(self, application_name: str) -> dict[str, str]:
+        """Session settings of every database connection of a service."""
+        return {
+            "application_name": application_name,
+            "statement_timeout": str(int(self.db_statement_timeout_seconds * 1000)),
+            # A transaction left open by a hung client holds its locks no longer than this.
+            "idle_in_transaction_session_timeout": str(
+                int(max(60.0, 4 * self.db_statement_timeout_seconds) * 1000)
+            ),
+        }
 
 
 class EdgeSettings(ServiceSettings):

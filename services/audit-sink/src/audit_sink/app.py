@@ -27,7 +27,7 @@ SERVICE = "audit-sink"
 
 
 def build_app(settings: Settings) -> AsgiFastStream:
-    store = AuditStore(settings.asyncpg_dsn(), max_size=settings.db_pool_max_size)
+    store = AuditStore(settings, max_size=settings.db_pool_max_size)
     batcher = AuditFlusher(store).batcher(
         max_events=settings.batch_max_events,
         max_wait=settings.batch_max_wait_ms / 1000,
@@ -50,7 +50,9 @@ def build_app(settings: Settings) -> AsgiFastStream:
 
     async def open_resources() -> None:
         await store.open()
-        connection = await amqp.connect(settings.amqp_url, name=f"{SERVICE}-topology")
+        connection = await amqp.connect(
+            settings.amqp_url, name=f"{SERVICE}-topology", timeout=settings.amqp_timeout_seconds
+        )
         try:
             await amqp.declare_topology(await connection.channel())
         finally:

@@ -8,6 +8,8 @@ import asyncpg
 
 from audit_sink.rows import AuditRow
 from zephyr_runtime.dbmetrics import observe_queries, record_asyncpg_pool
+from zephyr_runtime.pg import create_pool
+from zephyr_runtime.settings import ServiceSettings
 
 INSERT_ROWS = """
 INSERT INTO audit_log (
@@ -40,18 +42,17 @@ class UnstorableRows(Exception):
 class AuditStore:
     """A small asyncpg pool; connects lazily so the service starts while Postgres is down."""
 
-    def __init__(self, dsn: str, *, max_size: int = 4, command_timeout: float = 30.0) -> None:
-        self._dsn = dsn
+    def __init__(self, settings: ServiceSettings, *, max_size: int = 4) -> None:
+        self._settings = settings
         self._max_size = max_size
-        self._command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn,
+        self._pool = await create_pool(
+            self._settings,
+            application_name="audit-sink",
             min_size=0,
             max_size=self._max_size,
-            command_timeout=self._command_timeout,
             init=observe_queries,
         )
 

@@ -65,10 +65,14 @@ class AppContext:
                 socket_timeout=settings.redis_timeout_seconds,
                 socket_connect_timeout=settings.redis_timeout_seconds,
             ),
-            amqp=AmqpLink(settings.amqp_url, name=f"poll-api {settings.instance_id}"),
+            amqp=AmqpLink(
+                settings.amqp_url,
+                name=f"poll-api {settings.instance_id}",
+                timeout=settings.amqp_timeout_seconds,
+            ),
         )
         if settings.relay_enabled:
-            ctx.publisher = RawConfirmedPublisher(ctx.amqp)
+            ctx.publisher = RawConfirmedPublisher(ctx.amqp, timeout=settings.amqp_timeout_seconds)
             ctx.relay = OutboxRelay(
                 sessions=ctx.sessions,
                 publisher=ctx.publisher,

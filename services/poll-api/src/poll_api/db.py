@@ -15,9 +15,13 @@ def make_engine(settings: Settings) -> AsyncEngine:
         sqlalchemy_url(settings.database_url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_timeout=5,
+        pool_timeout=settings.db_acquire_timeout_seconds,
         pool_pre_ping=True,  # survive a Postgres restart without failing the first request
-        connect_args={"timeout": 5, "server_settings": {"application_name": "poll-api"}},
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_command_timeout_seconds,
+            "server_settings": settings.db_server_settings("poll-api"),
+        },
     )
     instrument_sqlalchemy(engine)  # zephyr_db_query_duration_seconds
     return engine

@@ -80,7 +80,9 @@ class Settings(EdgeSettings):
     reconcile_window_hours: int = Field(default=24, ge=1, le=24 * 365)
     breaker_failures: int = Field(default=3, ge=1, le=100)
     breaker_reset_seconds: float = Field(default=2.0, gt=0, le=300)
-    redis_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    redis_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=30, description="Redis socket and connect timeout."
+    )
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     @field_validator("public_base_url")

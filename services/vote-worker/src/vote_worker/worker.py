@@ -33,6 +33,7 @@ from zephyr_runtime.dbmetrics import observe_queries, record_asyncpg_pool
 from zephyr_runtime.health import run_checks
 from zephyr_runtime.health_routes import health_routes
 from zephyr_runtime.keys import RedisKeys
+from zephyr_runtime.pg import create_pool
 from zephyr_runtime.queuedepth import QueueDepthSampler
 from zephyr_runtime.resilience import retry
 from zephyr_runtime.sampler import PeriodicSampler, ops_sampler, run_every
@@ -61,20 +62,25 @@ class Worker:
         s = self.settings
         # A restart may race a dependency's own restart: retry the first connections a while.
         self.pool = await retry(
-            lambda: asyncpg.create_pool(
-                s.asyncpg_dsn(),
-                min_size=1,
+            lambda: create_pool(
+                s,
+                application_name=SERVICE_NAME,
                 max_size=s.db_pool_size,
-                command_timeout=30,
                 init=observe_queries,  # zephyr_db_query_duration_seconds
             ),
             what="postgres",
             attempts=8,
             timeout=15,
         )
-        self.redis = aioredis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.redis = aioredis.from_url(
+            s.redis_url,
+            socket_timeout=s.redis_timeout_seconds,
+            socket_connect_timeout=s.redis_timeout_seconds,
+        )
         self.connection = await retry(
-            lambda: connect(s.amqp_url, name=f"{SERVICE_NAME} {s.instance_id}"),
+            lambda: connect(
+                s.amqp_url, name=f"{SERVICE_NAME} {s.instance_id}", timeout=s.amqp_timeout_seconds
+            ),
             what="rabbitmq",
             attempts=8,
             timeout=15,
@@ -82,7 +88,7 @@ class Worker:
         channel = await self.connection.channel()
         await declare_topology(channel, delivery_limit=s.delivery_limit)
         await channel.close()
-        self.publisher = ConfirmedPublisher(self.connection)
+        self.publisher = ConfirmedPublisher(self.connection, timeout=s.amqp_timeout_seconds)
         outbound = Outbound(self.publisher)
         keys = RedisKeys(s.redis_prefix)
         cache = TallyCache(self.redis, keys, s.tally_ttl_seconds)

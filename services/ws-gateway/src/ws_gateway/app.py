@@ -93,7 +93,9 @@ class Gateway:
         await _wait_for("redis", lambda: ACCEPT.load(redis), connect_timeout)
         self._amqp = connection = await _wait_for(
             "rabbitmq",
-            lambda: amqp.connect(s.amqp_url, name=f"ws-gateway {s.instance_id}"),
+            lambda: amqp.connect(
+                s.amqp_url, name=f"ws-gateway {s.instance_id}", timeout=s.amqp_timeout_seconds
+            ),
             connect_timeout,
         )
         channel = await connection.channel()

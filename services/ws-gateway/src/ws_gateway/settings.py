@@ -63,7 +63,6 @@ class Settings(EdgeSettings):
     # Votes one connection may have waiting for their confirm before it is rate limited.
     max_votes_in_flight_per_connection: int = Field(default=64, ge=1)
     publish_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     # Load shedding and circuit breakers (ws_gateway.guard; docs/reliability.md).
     shed_votes_backlog: int = Field(default=20_000, ge=1, description="votes queue messages")
