@@ -183,6 +183,47 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                 "scaleout",
             )
         )
+    out.extend(_quiz_rows(_load("quiz")))
+    return out
+
+
+def _quiz_rows(quiz: dict[str, Any] | None) -> list[tuple[str, str, str, str, str]]:
+    if not quiz:
+        return []
+    f, c = quiz["figures"], quiz["checks"]
+    runs = [f, *(v for k, v in sorted(f.items()) if k.startswith("gateways_"))]
+    every = [c, *(v for k, v in sorted(c.items()) if k.startswith("gateways_"))]
+    scores = all(x["scores_equal_recomputation"] for x in every)
+    ranks = all(x["ranks_equal_sql_rank"] for x in every)
+    out = [
+        (
+            "quiz: scores and ranks equal recomputation (10,000 players, every run)",
+            "all",
+            f"{scores} / {ranks}",
+            _met(scores and ranks),
+            "quiz",
+        )
+    ]
+    for run in runs:
+        label = "1 gateway" if run["gateways"] == 1 else f"{run['gateways']} gateways"
+        out.append(
+            (
+                f"quiz, {label}: close to the last leaderboard / own result",
+                "—",
+                f"{run['close_to_last_leaderboard_s']} / {run['close_to_last_quiz_result_s']} s",
+                "—",
+                "quiz",
+            )
+        )
+        out.append(
+            (
+                f"quiz, {label}: answers of the last 3 s accepted before the close",
+                "—",
+                f"{run['answers_accepted']:,} of {run['answers_sent']:,}",
+                "—",
+                "quiz",
+            )
+        )
     return out
 
 
@@ -208,6 +249,16 @@ def markdown() -> str:
             + ", ".join(f"{d['scenario']} {d['machine']['load_average'][0]:.1f}" for d in docs)
             + ". Full figures and settings: `bench/results/*.json`.",
         ]
+    quiz = _load("quiz")
+    if quiz:
+        m = quiz["machine"]
+        lines.append(
+            f"\nThe quiz rows: `python -m bench.run quiz`, finished {quiz['finished_at']}, "
+            f"{quiz['figures'].get('repeats', 1)} run, "
+            f"commit {(m['git'].get('commit') or '?')[:10]}"
+            f"{' + local changes' if m['git'].get('dirty') else ''}, load average "
+            f"{m['load_average'][0]:.1f} at its start."
+        )
     return "\n".join(lines)
 
 
