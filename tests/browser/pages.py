@@ -104,6 +104,11 @@ async def fill_draft(host: Page, index: int, spec: dict[str, Any]) -> None:
         await box.get_by_role("button", name="Add an option").click()
     for position, text in enumerate(options):
         await inputs.nth(position).fill(text)
+    marks = box.locator("input[data-field=correct]")
+    for position in spec.get("correct", []):
+        await marks.nth(position).check()
+    if "points" in spec:
+        await box.locator("select[data-field=points]").select_option(str(spec["points"]))
     for name in ("min_choices", "max_choices", "max", "rank_count", "time_limit_s"):
         if name in spec:
             await box.locator(f"input[data-field={name}]").fill(str(spec[name]))

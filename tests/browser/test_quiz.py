@@ -26,8 +26,10 @@ from contracts.scoring import QuizResponse, Standing, rank_standings, score_quiz
 from tests.browser.pages import (
     PROJECTOR,
     Watched,
+    create_run,
     expect_counts,
     expect_question,
+    host_token,
     join,
     new_page,
     screenshot,
@@ -82,16 +84,6 @@ KEEP_SOCKETS = """
 """
 _POINTS = re.compile(r"^\+\d+ points")
 _STANDING = re.compile(r"^Your score: (\d+) · rank (\d) of 3$")
-
-
-async def console_for(browser: Browser, api_url: str, room: str, token: str) -> Watched:
-    """The console of an existing poll: the host pastes its token (a quiz is created by API)."""
-    host = await new_page(browser, PROJECTOR)
-    await host.page.goto(f"{api_url}/host/{room}")
-    await host.page.locator("#token-input").fill(token)
-    await host.page.get_by_role("button", name="Use this token").click()
-    await expect(host.page.locator("#console-view")).to_be_visible()
-    return host
 
 
 async def answer(phone: Page, spec: dict[str, Any], options: list[int]) -> None:
@@ -158,14 +150,20 @@ async def test_three_phones_play_a_quiz_to_the_podium(
     stack: Stack, browser: Browser, browser_resources: Resources, tmp_path: Path
 ) -> None:
     api_url, gateway_url = stack["poll_api"].url, stack["ws_gateway"].url
-    async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
-        resp = await http.post("/api/polls", json={"title": TITLE, "questions": QUIZ})
-        assert resp.status_code == 201, resp.text
-        created = resp.json()
-    room, token = created["room_code"], created["host_token"]
-
-    host = await console_for(browser, api_url, room, token)
+    # The host writes the quiz in the console: options, the correct ones ticked, points.
+    host = await new_page(browser, PROJECTOR)
+    room = await create_run(host.page, api_url, QUIZ, title=TITLE)
     console = host.page
+    token = await host_token(console, room)
+    async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
+        resp = await http.get(
+            f"/api/polls/{room}/questions", headers={"Authorization": f"Bearer {token}"}
+        )
+        poll = await http.get(f"/api/polls/{room}")
+    assert resp.status_code == 200, resp.text
+    specs = [q["spec"] for q in resp.json()["questions"]]
+    assert specs == [{"points": 1000, **spec} for spec in QUIZ], specs
+    poll_id = poll.json()["id"]
     await expect(console.locator("#quiz-board")).to_be_visible()
     await expect(console.locator("#quiz-board-caption")).to_have_text(
         "No quiz question is scored yet."
@@ -279,7 +277,7 @@ async def test_three_phones_play_a_quiz_to_the_podium(
         board = (await http.get(f"/api/polls/{room}/leaderboard?top=1000")).json()
     assert (board["question"], board["participants"]) == (2, 3)
     assert [row["nickname"] for row in board["top"]] == ["Ann", "Bo", "Cy"]
-    assert board["top"] == await recomputed(browser_resources.database_url, created["id"])
+    assert board["top"] == await recomputed(browser_resources.database_url, poll_id)
     for row in board["top"]:
         await expect(phones[row["nickname"]].locator("#quiz-standing")).to_have_text(
             f"Your score: {row['score']} · rank {row['rank']} of 3"

@@ -28,7 +28,9 @@ const MIN_OPTIONS = 2;
 const MAX_OPTIONS = 20;
 const MAX_RANKING_OPTIONS = 10;
 const MAX_QUESTIONS = 50;
-const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking"];
+const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking", "quiz"];
+const QUIZ_POINTS = [1000, 2000, 0];
+const WITH_OPTIONS = ["single", "multiple", "ranking", "quiz"];
 const SHORT_STATUS = { draft: "Draft", open: "Open", closed: "Closed" };
 
 const ui = {
@@ -184,7 +186,7 @@ function makeDraft(spec, { tools = false } = {}) {
   prompt.id = id + "-prompt";
   box.append(promptLabel, prompt);
 
-  // Options (single, multiple, ranking).
+  // Options (single, multiple, ranking, quiz: each with its "correct" box).
   const optionsBox = el("fieldset", "option-inputs s-options");
   const optionsLegend = el("legend", "", "Options (2 to 20)");
   const optionList = el("ol", "option-list");
@@ -208,7 +210,14 @@ function makeDraft(spec, { tools = false } = {}) {
     input.value = value;
     input.placeholder = "Option " + (count + 1);
     input.dataset.field = "option";
-    li.append(label, input);
+    const mark = document.createElement("input");
+    mark.type = "checkbox";
+    mark.id = inputId + "-correct";
+    mark.dataset.field = "correct";
+    const markLabel = el("label", "correct-mark", "Correct");
+    markLabel.prepend(mark);
+    markLabel.htmlFor = mark.id;
+    li.append(label, input, markLabel);
     optionList.append(li);
     addOption.disabled = optionList.children.length >= maxOptions();
     return input;
@@ -264,6 +273,18 @@ function makeDraft(spec, { tools = false } = {}) {
   );
   box.append(rankingBox);
 
+  // Quiz: the points of a correct answer (the correct options are ticked above).
+  const quizBox = el("div", "settings-grid s-quiz");
+  const points = document.createElement("select");
+  points.dataset.field = "points";
+  for (const value of QUIZ_POINTS) {
+    const option = el("option", "", value === 0 ? "No points" : value + " points");
+    option.value = String(value);
+    points.append(option);
+  }
+  field(quizBox, id + "-points", "Points for a correct answer", points, "Less the slower the answer: half of it at the last second.");
+  box.append(quizBox);
+
   const timeBox = el("div", "settings-grid");
   const timeLimit = field(
     timeBox,
@@ -272,6 +293,7 @@ function makeDraft(spec, { tools = false } = {}) {
     numberInput("time_limit_s", 5, 600),
     "5 to 600: voting closes by itself when the time is up."
   );
+  const timeLabel = timeBox.querySelector("label");
   box.append(timeBox);
 
   let toolbar = null;
@@ -294,8 +316,10 @@ function makeDraft(spec, { tools = false } = {}) {
   const showKind = () => {
     const k = kind.value;
     item.dataset.kind = k;
-    optionsBox.hidden = !(k === "single" || k === "multiple" || k === "ranking");
+    optionsBox.hidden = !WITH_OPTIONS.includes(k);
     multipleBox.hidden = k !== "multiple";
+    quizBox.hidden = k !== "quiz";
+    timeLabel.textContent = k === "quiz" ? "Time limit in seconds" : "Time limit in seconds (optional)";
     ratingBox.hidden = k !== "rating";
     rankingBox.hidden = k !== "ranking";
     optionsLegend.textContent = k === "ranking" ? "Options (2 to 10)" : "Options (2 to 20)";
@@ -314,9 +338,13 @@ function makeDraft(spec, { tools = false } = {}) {
   const initial = spec || { kind: "single" };
   kind.value = EDITABLE_KINDS.includes(initial.kind) ? initial.kind : "single";
   prompt.value = initial.prompt || "";
-  for (const text of initial.options || []) {
-    addOptionInput(text);
-  }
+  const correct = new Set(initial.correct || []);
+  (initial.options || []).forEach((text, index) => {
+    const input = addOptionInput(text);
+    if (input && correct.has(index)) {
+      input.parentElement.querySelector("input[data-field=correct]").checked = true;
+    }
+  });
   while (optionList.children.length < MIN_OPTIONS) {
     addOptionInput();
   }
@@ -331,6 +359,7 @@ function makeDraft(spec, { tools = false } = {}) {
   maxLabel.value = initial.max_label || "";
   setNumber(rankCount, initial.rank_count);
   setNumber(timeLimit, initial.time_limit_s);
+  points.value = QUIZ_POINTS.includes(initial.points) ? String(initial.points) : "1000";
   showKind();
 
   const intOf = (input, name, problems) => {
@@ -381,12 +410,23 @@ function makeDraft(spec, { tools = false } = {}) {
     }
     const out = { kind: k, prompt: text };
     const problems = [];
-    if (k === "single" || k === "multiple" || k === "ranking") {
-      out.options = Array.from(optionList.querySelectorAll("input"))
-        .map((input) => input.value.trim())
-        .filter((value) => value.length > 0);
+    if (WITH_OPTIONS.includes(k)) {
+      const rows = Array.from(optionList.children)
+        .map((li) => ({
+          text: li.querySelector("input[data-field=option]").value.trim(),
+          correct: li.querySelector("input[data-field=correct]").checked,
+        }))
+        .filter((row) => row.text.length > 0);
+      out.options = rows.map((row) => row.text);
       if (out.options.length < MIN_OPTIONS) {
         return { error: "Give at least two options.", focus: optionList.querySelector("input") };
+      }
+      if (k === "quiz") {
+        out.correct = rows.flatMap((row, index) => (row.correct ? [index] : []));
+        if (out.correct.length === 0) {
+          return { error: "Tick the correct option (or options).", focus: optionList.querySelector("input[data-field=correct]") };
+        }
+        out.points = Number(points.value);
       }
     }
     if (k === "multiple") {
@@ -430,6 +470,9 @@ function makeDraft(spec, { tools = false } = {}) {
       }
     }
     const limit = intOf(timeLimit, "Time limit", problems);
+    if (k === "quiz" && limit === undefined && problems.length === 0) {
+      return { error: "A quiz question needs a time limit (5 to 600 seconds).", focus: timeLimit };
+    }
     if (limit !== undefined) {
       out.time_limit_s = limit;
       if (!(limit >= 5 && limit <= 600)) {
