@@ -85,6 +85,29 @@ class Settings(EdgeSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
+    # Read replica (docs/reliability.md, "Read replica")
+    read_database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL of a streaming replica for results, exports and public "
+        "views; unset: every read goes to database_url.",
+    )
+    read_replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Beyond this replication lag reads go to the primary until it catches up.",
+    )
+    read_replica_check_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the replica's lag and health are read."
+    )
+    read_replica_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="Connect and statement timeout of each replica check; past it: down.",
+    )
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
@@ -93,6 +116,21 @@ class Settings(EdgeSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_base_url must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _read_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("read_database_url must start with postgresql://")
+        return value
+
+    @property
+    def read_your_writes_seconds(self) -> float:
+        """How long after a change a poll's reads stay on the primary: the replica then holds
+        every commit older than the lag bound plus one check interval (docs/reliability.md)."""
+        return self.read_replica_max_lag_seconds + self.read_replica_check_seconds + 1.0
 
     @model_validator(mode="after")
     def _host_keys(self) -> Settings:
