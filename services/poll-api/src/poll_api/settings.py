@@ -8,12 +8,29 @@ proxies (see docs/security.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from poll_api.host_accounts import parse_host_keys
 from zephyr_runtime.origins import split_list
-from zephyr_runtime.settings import EdgeSettings
+from zephyr_runtime.settings import EdgeSettings, FileSecretsSource
+
+# Fields whose `*_FILE` may name a missing file, read as unset: Kubernetes mounts an optional
+# Secret key that is absent as no file at all (infra/k8s/base/poll-api.yaml).
+OPTIONAL_FILES = frozenset({"read_database_url"})
+
+
+class _OptionalFileSecrets(FileSecretsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        try:
+            return super().get_field_value(field, field_name)
+        except FileNotFoundError:
+            if field_name not in OPTIONAL_FILES:
+                raise
+            return None, field_name, False
 
 
 class Settings(EdgeSettings):
@@ -107,6 +124,26 @@ class Settings(EdgeSettings):
         le=30,
         description="Connect and statement timeout of each replica check; past it: down.",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = super().settings_customise_sources(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
+        prefixes = (str(cls.model_config.get("env_prefix", "")), "ZEPHYR_")
+        return tuple(
+            _OptionalFileSecrets(settings_cls, prefixes)
+            if isinstance(source, FileSecretsSource)
+            else source
+            for source in sources
+        )
 
     @field_validator("public_base_url")
     @classmethod
