@@ -128,8 +128,9 @@ class ReplicaMonitor(BackgroundLoop):
         return self.health
 
     def mark_down(self, exc: BaseException) -> None:
-        """The replica failed a check or a read: reads go to the primary until a check passes."""
-        self._replica.close()
+        """The replica failed a check or a read: reads go to the primary until a check passes.
+        (A failed check has closed its connection already; a read's failure leaves it to the
+        next check, which may be using it right now.)"""
         self._set(False, "replica_down", None, f"{type(exc).__name__}: {exc}"[:300])
 
     def _set(self, usable: bool, reason: str, lag: float | None, detail: str) -> None:
