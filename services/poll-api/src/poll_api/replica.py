@@ -93,7 +93,11 @@ class ReplicaMonitor(BackgroundLoop):
         READ_REPLICA_FALLBACK.set(1)
 
     async def step(self) -> None:
-        await self.check()
+        try:
+            await self.check()
+        except Exception as exc:  # never let the loop die: the primary answers meanwhile
+            log.exception("read replica check failed")
+            self.mark_down(exc)
         await self.pause(self.interval_seconds)
 
     async def stop(self, timeout: float = 5.0) -> None:
