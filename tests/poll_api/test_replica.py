@@ -259,3 +259,37 @@ async def test_a_host_reads_its_own_writes_while_replay_is_paused(
             assert fallback() == 0
         finally:
             await replica.execute("SELECT pg_wal_replay_resume()")
+
+
+async def test_every_read_only_route_is_answered_by_the_replica(
+    resources: Resources, pair: Pair
+) -> None:
+    async with app_on(pair) as client:
+        poll = await create_poll(client)
+        await tally(pair, poll, [0, 2, 0], version=1)
+        await settled(pair, client, poll, want=2)
+        room, host = poll["room_code"], bearer(poll["host_token"])
+        for path, headers in [
+            (f"/api/polls/{room}", {}),
+            (f"/api/polls/{room}/results.csv", host),
+            (f"/api/polls/{room}/questions/0/results", host),
+            (f"/api/polls/{room}/questions", host),
+            (f"/api/polls/{room}/leaderboard", {}),
+            (f"/api/polls/{room}/leaderboard.csv", host),
+            (f"/api/polls/{room}/join", {}),
+            (f"/api/polls/{room}/qr.svg", {}),
+        ]:
+            served = replica_reads()
+            resp = await client.get(path, headers=headers)
+            assert resp.status_code == 200, (path, resp.text)
+            assert replica_reads() > served, path
+        # A stranger's refused read is recorded on the primary (the replica is read-only).
+        resp = await client.get(f"/api/polls/{room}/results", headers=bearer("wrong"))
+        assert resp.status_code == 403
+        async with connect(pair.primary_url) as db:
+            refusals = await db.fetchval(
+                "SELECT count(*) FROM outbox WHERE body::text LIKE '%security.auth_failed%' "
+                "AND body::text LIKE $1",
+                f"%{poll['id']}%",
+            )
+        assert refusals == 1
