@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
 from poll_api.settings import Settings
@@ -28,6 +30,7 @@ from tests.fault.servers import PrivatePostgres, PrivateReplica
 from tests.poll_api.utils import app_settings, bearer, create_poll, running_app, set_tally
 from tests.support.eventually import eventually
 from tests.support.isolation import OWNERS_OF_TABLES, Resources
+from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.migrations import Migrations
 
 pytestmark = pytest.mark.timeout(240)
@@ -293,3 +296,35 @@ async def test_every_read_only_route_is_answered_by_the_replica(
                 f"%{poll['id']}%",
             )
         assert refusals == 1
+
+
+async def test_the_public_view_never_puts_an_older_state_into_redis(
+    resources: Resources, pair: Pair, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    """After a Redis loss the gateway rebuilds a poll's state from GET /api/polls/{room}: a
+    lagging replica's copy must not be the one written back."""
+    async with app_on(pair) as client, connect(pair.replica_url) as replica:
+        poll = await create_poll(client)
+        await tally(pair, poll, [1, 0, 0], version=1)
+        await settled(pair, client, poll, want=1)
+        state = keys.poll_state(poll["id"])
+        old = int(await redis_client.hget(state, "state_version"))
+
+        await replica.execute("SELECT pg_wal_replay_pause()")
+        try:
+            async with connect(pair.primary_url) as db:  # a change the replica has not seen
+                await db.execute(
+                    "UPDATE polls SET title = 'Fresh', state_version = $2 WHERE id = $1",
+                    uuid.UUID(poll["id"]),
+                    old + 1,
+                )
+            await redis_client.delete(state)  # as after a Redis loss
+            stale = metric("zephyr_poll_api_primary_reads_total", reason="stale")
+            resp = await client.get(f"/api/polls/{poll['room_code']}")
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["title"] == "Fresh"
+            assert int(await redis_client.hget(state, "state_version")) == old + 1
+            assert metric("zephyr_poll_api_primary_reads_total", reason="stale") == stale + 1
+            assert fallback() == 0  # the replica was in use: the version check decided
+        finally:
+            await replica.execute("SELECT pg_wal_replay_resume()")
