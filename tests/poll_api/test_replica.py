@@ -328,3 +328,33 @@ async def test_the_public_view_never_puts_an_older_state_into_redis(
             assert fallback() == 0  # the replica was in use: the version check decided
         finally:
             await replica.execute("SELECT pg_wal_replay_resume()")
+
+
+async def test_a_read_failing_on_the_replica_runs_again_on_the_primary(
+    resources: Resources, pair: Pair
+) -> None:
+    async with app_on(pair) as client:
+        poll = await create_poll(client)
+        await tally(pair, poll, [0, 0, 4], version=1)
+        await settled(pair, client, poll, want=4)
+    # A process whose monitor checks once at start and then not for 30 s: the replica's death
+    # is noticed by the read itself.
+    slow_checks = settings_for(pair).model_copy(update={"read_replica_check_seconds": 30.0})
+    async with running_app(slow_checks) as (_, client):
+        await eventually(lambda: fallback() == 0, timeout=30, what="replica in use")
+        served = replica_reads()
+        assert await total(client, poll) == 4
+        assert replica_reads() == served + 1
+        errors = metric("zephyr_poll_api_primary_reads_total", reason="replica_error")
+        pair.replica.stop("immediate")
+        try:
+            assert await total(client, poll) == 4
+            assert metric("zephyr_poll_api_primary_reads_total", reason="replica_error") == (
+                errors + 1
+            )
+            assert fallback() == 1  # marked down by that read, 30 s before the next check
+            down = metric("zephyr_poll_api_primary_reads_total", reason="replica_down")
+            assert await total(client, poll) == 4  # straight to the primary now
+            assert metric("zephyr_poll_api_primary_reads_total", reason="replica_down") == down + 1
+        finally:
+            pair.replica.start()

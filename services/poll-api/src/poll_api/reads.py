@@ -36,7 +36,20 @@ _RETRY_STATES = ("57", "08", "40001")
 
 
 def is_replica_failure(exc: BaseException) -> bool:
-    """A failure of the replica rather than of the request: worth running on the primary."""
+    """A failure of the replica rather than of the request, anywhere in the exception's chain:
+    worth running on the primary. (SQLAlchemy may fail *while handling* a lost connection, e.g.
+    an AttributeError from its pre-ping or an error hook: the lost connection is the cause.)"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if _connection_failure(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         if exc.connection_invalidated or isinstance(
             exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
