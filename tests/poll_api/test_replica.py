@@ -197,8 +197,11 @@ async def test_reads_keep_answering_when_the_replica_stops(
         await eventually(lambda: fallback() == 0, timeout=60, what="back on the replica")
         back = time.monotonic() - started
         served = replica_reads()
+        errors = metric("zephyr_poll_api_primary_reads_total", reason="replica_error")
         await eventually(lambda: total_is(client, poll, 3), timeout=30, what="total 3")
         assert replica_reads() > served
+        # The pool's connections of before the restart were dropped, not tried and failed.
+        assert metric("zephyr_poll_api_primary_reads_total", reason="replica_error") == errors
     print(
         f"\nreplica stopped: fallback gauge set {noticed:.2f}s after the stop (every read "
         f"answered 200); back on the replica {back:.2f}s after its start"

@@ -69,6 +69,7 @@ class AppContext:
             redis=self.redis,
             redis_prefix=settings.redis_prefix,
             window_seconds=settings.read_your_writes_seconds,
+            replica_engine=self.read_engine,
         )
 
     @classmethod

@@ -18,7 +18,7 @@ import asyncpg
 import redis.asyncio as aioredis
 import sqlalchemy.exc
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from poll_api.errors import PollNotFound
@@ -77,10 +77,13 @@ class ReadRouter:
         redis: aioredis.Redis,
         redis_prefix: str,
         window_seconds: float,
+        replica_engine: AsyncEngine | None = None,
     ) -> None:
         self.primary = primary
         self.replica = replica
         self.monitor = monitor
+        self._replica_engine = replica_engine
+        self._was_usable = False
         self._redis = redis
         self._prefix = redis_prefix
         self.window_seconds = window_seconds
@@ -119,10 +122,20 @@ class ReadRouter:
             return "no_replica"
         health = self.monitor.health
         if not health.usable:
+            self._was_usable = False
             return health.reason
+        if not self._was_usable:
+            # Back in use: drop the pool's connections of before (dead after a restart: their
+            # pre-ping fails with an error instead of reconnecting).
+            self._was_usable = True
+            await self.reset_pool()
         if room_code is not None and await self._recently_written(room_code):
             return "recent_write"
         return None
+
+    async def reset_pool(self) -> None:
+        if self._replica_engine is not None:
+            await self._replica_engine.dispose(close=False)
 
     def session(self, room_code: str | None) -> ReadSession:
         return ReadSession(self, room_code)
@@ -151,6 +164,7 @@ class ReadSession:
                     raise
                 if router.monitor is not None:
                     router.monitor.mark_down(exc)
+                await router.reset_pool()
                 reason = "replica_error"
             else:
                 REPLICA_READS.inc()
