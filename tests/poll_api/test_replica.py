@@ -99,6 +99,17 @@ def fallback() -> float:
     return metric("zephyr_poll_api_read_replica_fallback")
 
 
+def primary_reads() -> float:
+    """Reads sent to the primary instead of the replica, every reason together."""
+    return sum(
+        sample.value
+        for family in REGISTRY.collect()
+        if family.name == "zephyr_poll_api_primary_reads"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
 def replica_reads() -> float:
     return metric("zephyr_poll_api_replica_reads_total")
 
@@ -361,3 +372,21 @@ async def test_a_read_failing_on_the_replica_runs_again_on_the_primary(
             assert metric("zephyr_poll_api_primary_reads_total", reason="replica_down") == down + 1
         finally:
             pair.replica.start()
+
+
+async def test_without_a_replica_every_read_is_the_primarys_and_uncounted(
+    resources: Resources,
+) -> None:
+    async with running_app(app_settings(rate_limit_enabled=False)) as (app, client):
+        assert app.state.ctx.read_engine is None
+        poll = await create_poll(client)
+        served = replica_reads()
+        on_primary = primary_reads()
+        for path in ("", "/results", "/questions", "/leaderboard", "/join"):
+            resp = await client.get(
+                f"/api/polls/{poll['room_code']}{path}", headers=bearer(poll["host_token"])
+            )
+            assert resp.status_code == 200, (path, resp.text)
+        assert (await client.get("/api/polls/ZZZZZZ")).status_code == 404
+        assert replica_reads() == served
+        assert on_primary == primary_reads()
