@@ -165,6 +165,29 @@ class PrivatePostgres(_PrivateServer):
 
 
 @dataclass
+class PrivateReplica(PrivatePostgres):
+    """A hot standby streaming from `primary`: `pg_basebackup -R -X stream`, then started on its
+    own port (initdb's pg_hba already trusts replication connections from 127.0.0.1, and
+    wal_level=replica is PostgreSQL 15's default)."""
+
+    primary: PrivatePostgres | None = None
+
+    def init(self) -> PrivateReplica:
+        assert self.primary is not None, "a replica needs its primary"
+        self.root = Path(tempfile.mkdtemp(prefix="zephyr-fault-pg-replica-"))
+        os.chmod(self.root, 0o755)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.root, user.pw_uid, user.pw_gid)
+        self._as_postgres(
+            str(PG_BIN / "pg_basebackup"), "-D", str(self.data), "-R", "-X", "stream",
+            "-c", "fast", "--no-sync", "-h", "127.0.0.1", "-p", str(self.primary.port),
+            "-U", "postgres",
+        )  # fmt: skip
+        return self
+
+
+@dataclass
 class PrivateRabbit(_PrivateServer):
     dist_port: int = field(default_factory=free_port)
     node: str = field(default_factory=lambda: f"zephyr-fault-{uuid.uuid4().hex[:8]}@localhost")

@@ -16,8 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from poll_api.amqp_link import AmqpLink, RawConfirmedPublisher
 from poll_api.db import make_engine, make_sessions
 from poll_api.metrics import sample_poll_gauges
+from poll_api.reads import ReadRouter
 from poll_api.reconciler import StateReconciler
 from poll_api.relay import OutboxRelay
+from poll_api.replica import ReplicaMonitor
 from poll_api.settings import Settings
 from poll_api.state_cache import PollStateCache
 from poll_api.timers import QuestionTimer
@@ -35,7 +37,10 @@ class AppContext:
     engine: AsyncEngine
     redis: aioredis.Redis
     amqp: AmqpLink
+    read_engine: AsyncEngine | None = None  # the read replica's, when configured
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    reads: ReadRouter = field(init=False)
+    replica_monitor: ReplicaMonitor | None = field(default=None, init=False)
     keys: RedisKeys = field(init=False)
     state_cache: PollStateCache = field(init=False)
     relay: OutboxRelay | None = None
@@ -48,6 +53,24 @@ class AppContext:
         self.sessions = make_sessions(self.engine)
         self.keys = RedisKeys(self.settings.redis_prefix)
         self.state_cache = PollStateCache(self.redis, self.keys)
+        settings = self.settings
+        if self.read_engine is not None and settings.read_database_url is not None:
+            self.replica_monitor = ReplicaMonitor(
+                primary_dsn=settings.asyncpg_dsn(),
+                replica_dsn=settings.read_database_url,
+                max_lag_seconds=settings.read_replica_max_lag_seconds,
+                interval_seconds=settings.read_replica_check_seconds,
+                timeout_seconds=settings.read_replica_timeout_seconds,
+            )
+        self.reads = ReadRouter(
+            primary=self.sessions,
+            replica=make_sessions(self.read_engine) if self.read_engine is not None else None,
+            monitor=self.replica_monitor,
+            redis=self.redis,
+            redis_prefix=settings.redis_prefix,
+            window_seconds=settings.read_your_writes_seconds,
+            replica_engine=self.read_engine,
+        )
 
     @classmethod
     async def start(cls, settings: Settings) -> AppContext:
@@ -70,7 +93,14 @@ class AppContext:
                 name=f"poll-api {settings.instance_id}",
                 timeout=settings.amqp_timeout_seconds,
             ),
+            read_engine=(
+                make_engine(settings, settings.read_database_url, "poll-api-read")
+                if settings.read_database_url
+                else None
+            ),
         )
+        if ctx.replica_monitor is not None:
+            ctx.replica_monitor.start()
         if settings.relay_enabled:
             ctx.publisher = RawConfirmedPublisher(ctx.amqp, timeout=settings.amqp_timeout_seconds)
             ctx.relay = OutboxRelay(
@@ -110,6 +140,8 @@ class AppContext:
         grace = self.settings.shutdown_grace_seconds
         if self.sampler is not None:
             await self.sampler.stop()
+        if self.replica_monitor is not None:
+            await self.replica_monitor.stop()
         if self.timer is not None:
             await self.timer.stop()
         if self.reconciler is not None:
@@ -121,6 +153,8 @@ class AppContext:
         await _quietly(self.amqp.close(), "AMQP connection")
         await _quietly(self.redis.aclose(), "Redis client")
         await _quietly(self.engine.dispose(), "database engine")
+        if self.read_engine is not None:
+            await _quietly(self.read_engine.dispose(), "read replica engine")
 
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         async def postgres() -> None:

@@ -10,9 +10,12 @@ from zephyr_runtime.dbmetrics import instrument_sqlalchemy
 from zephyr_runtime.migrations import sqlalchemy_url
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(
+    settings: Settings, url: str | None = None, application_name: str = "poll-api"
+) -> AsyncEngine:
+    """The primary's engine; with `url`, another server's (the read replica's)."""
     engine = create_async_engine(
-        sqlalchemy_url(settings.database_url),
+        sqlalchemy_url(url or settings.database_url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_acquire_timeout_seconds,
@@ -20,7 +23,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
             "command_timeout": settings.db_command_timeout_seconds,
-            "server_settings": settings.db_server_settings("poll-api"),
+            "server_settings": settings.db_server_settings(application_name),
         },
     )
     instrument_sqlalchemy(engine)  # zephyr_db_query_duration_seconds

@@ -15,8 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,7 +66,8 @@ _ANSWERS = text(
     """
 )
 
-Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+# Runs a page's read in a transaction of its own (poll_api.reads.ReadSession.run).
+PageReader = Callable[[Callable[[AsyncSession], Awaitable["Page"]]], Awaitable["Page"]]
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def header_csv(columns: Sequence[QuizColumn]) -> str:
 
 
 async def leaderboard_csv(
-    sessions: Sessions, poll_id: uuid.UUID, columns: Sequence[QuizColumn], first: Page
+    read: PageReader, poll_id: uuid.UUID, columns: Sequence[QuizColumn], first: Page
 ) -> AsyncIterator[str]:
     """The CSV in pieces: the header and `first` (read before the answer started, so a
     database error is still a clean 503), then one piece per further page."""
@@ -195,5 +195,9 @@ async def leaderboard_csv(
         yield page_csv(page, columns)
         if len(page.scores) < PAGE_SIZE:
             return
-        async with sessions() as session, session.begin():
-            page = await read_page(session, poll_id, columns, page.scores[-1])
+        after = page.scores[-1]
+
+        async def next_page(session: AsyncSession, after: Any = after) -> Page:
+            return await read_page(session, poll_id, columns, after)
+
+        page = await read(next_page)

@@ -48,6 +48,22 @@ OPEN_POLL_PARTICIPANTS = Gauge(
 SHED_REQUESTS = Counter(
     "zephyr_poll_api_requests_shed_total", "Requests refused with 503 before any work.", ["reason"]
 )
+READ_REPLICA_FALLBACK = Gauge(
+    "zephyr_poll_api_read_replica_fallback",
+    "1 while reads go to the primary because the read replica is down or lags too far.",
+)
+READ_REPLICA_LAG = Gauge(
+    "zephyr_poll_api_read_replica_lag_seconds",
+    "The read replica's replication lag at its last successful check (an upper bound).",
+)
+REPLICA_READS = Counter(
+    "zephyr_poll_api_replica_reads_total", "Reads answered from the read replica."
+)
+PRIMARY_READS = Counter(
+    "zephyr_poll_api_primary_reads_total",
+    "Reads that would go to the read replica but were answered from the primary, by reason.",
+    ["reason"],
+)
 
 STATUSES = ("draft", "open", "closed")
 _POLLS_BY_STATUS = text("SELECT status, count(*) FROM polls GROUP BY status")

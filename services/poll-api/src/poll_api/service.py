@@ -22,15 +22,18 @@ from contracts.questions import from_shorthand
 from poll_api import crud, host_tokens, outbox
 from poll_api.changes import Changes
 from poll_api.context import AppContext
+from poll_api.crud import TallyRow
 from poll_api.errors import HostAuthFailed
 from poll_api.metrics import POLL_TRANSITIONS, POLLS_CREATED, STATE_CACHE_WRITE_FAILURES
 from poll_api.models import Poll, PollCreate
+from poll_api.reads import ReadSession
 from poll_api.run import PollRun
 from poll_api.views import poll_view
 
 log = logging.getLogger(__name__)
 
 Change = Callable[[Changes], None]
+TallyMap = dict[int, TallyRow]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ async def create_poll(
         )
     POLLS_CREATED.inc()
     log.info("poll created", extra={"poll_id": str(run.poll.id), "room_code": run.poll.room_code})
+    await ctx.reads.mark_written(run.poll.room_code)
     await write_state(ctx, view, run.poll.state_version)
     return run, token
 
@@ -135,6 +139,7 @@ async def change_poll(
         await record_auth_failure(session, poll, caller, failure, action=action)
         raise failure
     assert changes is not None
+    await ctx.reads.mark_written(room_code)  # its reads now go to the primary for a while
     for event in changes.events:
         POLL_TRANSITIONS.labels(event=event).inc()
     if changes.view is not None:
@@ -205,12 +210,39 @@ async def write_state(ctx: AppContext, view: PollView, state_version: int) -> No
         log.warning("could not write poll state to Redis", extra={"error": repr(exc)})
 
 
+async def host_read(
+    reads: ReadSession, session: AsyncSession, room_code: str, caller: Caller, action: str
+) -> PollRun:
+    """host_run, the run read through `reads` (a refusal is recorded on the primary)."""
+    run = await reads.run(lambda s: crud.get_run(s, room_code))
+    await check_host(session, run.poll, caller, action)
+    return run
+
+
+async def _public_read(session: AsyncSession, room_code: str) -> tuple[PollRun, TallyMap | None]:
+    run = await crud.get_run(session, room_code)
+    tallies = await crud.read_tallies(session, run.poll.id) if run.current.revealed else None
+    return run, tallies
+
+
 async def public_poll(
-    ctx: AppContext, session: AsyncSession, room_code: str
-) -> tuple[PollRun, int]:
-    """The poll and its participant count; refreshes Redis."""
-    async with session.begin():
-        run = await crud.get_run(session, room_code)
+    ctx: AppContext, reads: ReadSession, room_code: str
+) -> tuple[PollRun, TallyMap | None, int]:
+    """The poll, the current question's tallies once revealed, and its participant count;
+    refreshes Redis.
+
+    The gateway rebuilds a lost Redis state from this answer, so the replica's copy is used only
+    when it is at least as new as the state Redis holds (every change writes Redis after its
+    commit); otherwise, or when Redis has no state for the poll, the primary answers.
+    """
+    run, tallies = await reads.run(lambda s: _public_read(s, room_code))
+    if reads.on_replica:
+        try:
+            cached = (await ctx.state_cache.cached_versions([run.poll.id]))[0]
+        except (RedisError, OSError):
+            cached = None
+        if cached is None or cached > run.poll.state_version:
+            run, tallies = await reads.on_primary(lambda s: _public_read(s, room_code), "stale")
     try:
         participants = await ctx.state_cache.write_and_count(
             poll_view(run, utcnow()), run.poll.state_version
@@ -219,4 +251,4 @@ async def public_poll(
         STATE_CACHE_WRITE_FAILURES.inc()
         log.warning("Redis unavailable for the read-through", extra={"error": repr(exc)})
         participants = 0
-    return run, participants
+    return run, tallies, participants

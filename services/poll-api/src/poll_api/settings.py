@@ -8,12 +8,29 @@ proxies (see docs/security.md).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from poll_api.host_accounts import parse_host_keys
 from zephyr_runtime.origins import split_list
-from zephyr_runtime.settings import EdgeSettings
+from zephyr_runtime.settings import EdgeSettings, FileSecretsSource
+
+# Fields whose `*_FILE` may name a missing file, read as unset: Kubernetes mounts an optional
+# Secret key that is absent as no file at all (infra/k8s/base/poll-api.yaml).
+OPTIONAL_FILES = frozenset({"read_database_url"})
+
+
+class _OptionalFileSecrets(FileSecretsSource):
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        try:
+            return super().get_field_value(field, field_name)
+        except FileNotFoundError:
+            if field_name not in OPTIONAL_FILES:
+                raise
+            return None, field_name, False
 
 
 class Settings(EdgeSettings):
@@ -85,6 +102,49 @@ class Settings(EdgeSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
+    # Read replica (docs/reliability.md, "Read replica")
+    read_database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL of a streaming replica for results, exports and public "
+        "views; unset: every read goes to database_url.",
+    )
+    read_replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Beyond this replication lag reads go to the primary until it catches up.",
+    )
+    read_replica_check_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the replica's lag and health are read."
+    )
+    read_replica_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="Connect and statement timeout of each replica check; past it: down.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = super().settings_customise_sources(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
+        prefixes = (str(cls.model_config.get("env_prefix", "")), "ZEPHYR_")
+        return tuple(
+            _OptionalFileSecrets(settings_cls, prefixes)
+            if isinstance(source, FileSecretsSource)
+            else source
+            for source in sources
+        )
+
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
@@ -93,6 +153,21 @@ class Settings(EdgeSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_base_url must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _read_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("read_database_url must start with postgresql://")
+        return value
+
+    @property
+    def read_your_writes_seconds(self) -> float:
+        """How long after a change a poll's reads stay on the primary: the replica then holds
+        every commit older than the lag bound plus one check interval (docs/reliability.md)."""
+        return self.read_replica_max_lag_seconds + self.read_replica_check_seconds + 1.0
 
     @model_validator(mode="after")
     def _host_keys(self) -> Settings:

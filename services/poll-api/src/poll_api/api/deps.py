@@ -16,6 +16,7 @@ from poll_api.errors import HostAuthFailed
 from poll_api.host_accounts import check_host_account
 from poll_api.protection import protection_of
 from poll_api.protection.client_ip import request_client_ip
+from poll_api.reads import ReadSession
 from poll_api.service import Caller
 from zephyr_runtime.jsonlog import correlation_id_var
 
@@ -46,6 +47,15 @@ def get_room_code(room_code: str) -> str:
 
 
 RoomCodeDep = Annotated[str, Depends(get_room_code)]
+
+
+def get_read_session(ctx: ContextDep, room_code: RoomCodeDep) -> ReadSession:
+    return ctx.reads.session(room_code)
+
+
+# For read-only routes only: `await reads.run(fn)` reads from the replica when it may answer
+# (poll_api.reads). Anything that writes, or must see the latest commit, uses SessionDep.
+ReadSessionDep = Annotated[ReadSession, Depends(get_read_session)]
 
 
 def get_caller(

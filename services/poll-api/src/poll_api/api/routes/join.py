@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from poll_api import crud
-from poll_api.api.deps import ContextDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import ContextDep, ReadSessionDep, RoomCodeDep
 from poll_api.errors import PollNotFound
 from poll_api.qr import qr_svg
 
@@ -25,9 +25,8 @@ class JoinLink(BaseModel):
     join_url: str
 
 
-async def _join_url(room_code: str, ctx: ContextDep, session: SessionDep) -> str:
-    async with session.begin():
-        await crud.get_poll(session, room_code)  # 404 for an unknown room
+async def _join_url(room_code: str, ctx: ContextDep, reads: ReadSessionDep) -> str:
+    await reads.run(lambda s: crud.get_poll(s, room_code))  # 404 for an unknown room
     url = ctx.settings.join_url(room_code)
     if url is None:
         raise PollNotFound(room_code)
@@ -35,9 +34,9 @@ async def _join_url(room_code: str, ctx: ContextDep, session: SessionDep) -> str
 
 
 @router.get("/{room_code}/join", response_model=JoinLink, responses=_ERRORS)
-async def get_join_link(room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep) -> JoinLink:
+async def get_join_link(room_code: RoomCodeDep, ctx: ContextDep, reads: ReadSessionDep) -> JoinLink:
     """The participant page's link for this poll (`public_base_url` + `/join/{room_code}`)."""
-    return JoinLink(room_code=room_code, join_url=await _join_url(room_code, ctx, session))
+    return JoinLink(room_code=room_code, join_url=await _join_url(room_code, ctx, reads))
 
 
 @router.get(
@@ -45,9 +44,9 @@ async def get_join_link(room_code: RoomCodeDep, ctx: ContextDep, session: Sessio
     response_class=Response,
     responses={**_ERRORS, 200: {"content": {"image/svg+xml": {}}, "description": "QR code"}},
 )
-async def get_join_qr(room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep) -> Response:
+async def get_join_qr(room_code: RoomCodeDep, ctx: ContextDep, reads: ReadSessionDep) -> Response:
     """The join link as an SVG QR code, to show on a projector."""
-    url = await _join_url(room_code, ctx, session)
+    url = await _join_url(room_code, ctx, reads)
     return Response(
         content=qr_svg(url),
         media_type="image/svg+xml",

@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import utcnow
 from poll_api import crud, service
-from poll_api.api.deps import CallerDep, ContextDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import CallerDep, ReadSessionDep, RoomCodeDep, SessionDep
 from poll_api.leaderboard import DEFAULT_TOP, MAX_TOP, LeaderboardPublic, read_leaderboard
 from poll_api.leaderboard_csv import leaderboard_csv, quiz_columns, read_page
 
@@ -39,32 +40,34 @@ _CSV_ANSWERS: dict[int | str, dict[str, Any]] = {
 )
 async def get_leaderboard(
     room_code: RoomCodeDep,
-    session: SessionDep,
+    reads: ReadSessionDep,
     top: int = Query(
         DEFAULT_TOP, ge=1, le=MAX_TOP, description=f"How many rows, 1 to {MAX_TOP}, by rank."
     ),
 ) -> LeaderboardPublic:
     """The quiz's ranking after the quiz question scored last: score, then less time on
     correct answers; equal score and time share a rank. Empty (version 0) before any close."""
-    async with session.begin():
+
+    async def read(session: AsyncSession) -> LeaderboardPublic:
         run = await crud.get_run(session, room_code)
         return await read_leaderboard(session, run, top, utcnow())
+
+    return await reads.run(read)
 
 
 @router.get(
     "/{room_code}/leaderboard.csv", response_class=StreamingResponse, responses=_CSV_ANSWERS
 )
 async def get_leaderboard_csv(
-    room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
+    room_code: RoomCodeDep, reads: ReadSessionDep, session: SessionDep, caller: CallerDep
 ) -> StreamingResponse:
     """Every ranked participant: their answer, time, points and bonus per closed quiz
     question, their total and rank. Streamed page by page."""
-    run = await service.host_run(session, room_code, caller, "leaderboard_csv")
+    run = await service.host_read(reads, session, room_code, caller, "leaderboard_csv")
     columns = quiz_columns(run, utcnow())
-    async with session.begin():
-        first = await read_page(session, run.poll.id, columns, None)
+    first = await reads.run(lambda s: read_page(s, run.poll.id, columns, None))
     return StreamingResponse(
-        leaderboard_csv(ctx.sessions, run.poll.id, columns, first),
+        leaderboard_csv(reads.run, run.poll.id, columns, first),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": (

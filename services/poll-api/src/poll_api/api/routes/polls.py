@@ -7,8 +7,15 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from contracts import utcnow
-from poll_api import crud, host_actions, service
-from poll_api.api.deps import CallerDep, ContextDep, HostAccountDep, RoomCodeDep, SessionDep
+from poll_api import host_actions, service
+from poll_api.api.deps import (
+    CallerDep,
+    ContextDep,
+    HostAccountDep,
+    ReadSessionDep,
+    RoomCodeDep,
+    SessionDep,
+)
 from poll_api.lifecycle import HostAction
 from poll_api.models import PollCreate, PollCreated, PollPublic
 from poll_api.results import poll_results
@@ -54,16 +61,12 @@ async def create_poll(
 
 
 @router.get("/{room_code}", response_model=PollPublic, responses=NOT_FOUND)
-async def get_poll(room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep) -> PollPublic:
+async def get_poll(room_code: RoomCodeDep, ctx: ContextDep, reads: ReadSessionDep) -> PollPublic:
     """The public view of a poll (the current question's results once revealed). Also
     refreshes the Redis cache."""
-    run, participants = await service.public_poll(ctx, session, room_code)
+    run, tallies, participants = await service.public_poll(ctx, reads, room_code)
     now = utcnow()
-    results = None
-    if run.current.revealed:
-        async with session.begin():
-            tallies = await crud.read_tallies(session, run.poll.id)
-        results = poll_results(run, tallies, now)
+    results = poll_results(run, tallies, now) if tallies is not None else None
     return poll_public(run, now, participant_count=participants, results=results)
 
 

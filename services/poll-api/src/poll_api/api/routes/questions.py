@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, status
 from contracts import utcnow
 from contracts.questions import QuestionSpec
 from poll_api import host_actions, service
-from poll_api.api.deps import CallerDep, ContextDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import CallerDep, ContextDep, ReadSessionDep, RoomCodeDep, SessionDep
 from poll_api.api.routes.polls import HOST_ACTIONS, HOST_ERRORS
 from poll_api.lifecycle import HostAction
 from poll_api.models import MoveTo, PollPublic, QuestionsHost
@@ -34,10 +34,10 @@ def _host_view(run: PollRun) -> QuestionsHost:
 
 @router.get("", response_model=QuestionsHost, responses=HOST_ERRORS)
 async def list_questions(
-    room_code: RoomCodeDep, session: SessionDep, caller: CallerDep
+    room_code: RoomCodeDep, reads: ReadSessionDep, session: SessionDep, caller: CallerDep
 ) -> QuestionsHost:
     """The run with full specs (a quiz's `correct` included): for the host only."""
-    return _host_view(await service.host_run(session, room_code, caller, "questions"))
+    return _host_view(await service.host_read(reads, session, room_code, caller, "questions"))
 
 
 @router.post(

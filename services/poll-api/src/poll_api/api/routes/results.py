@@ -15,9 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import utcnow
 from poll_api import crud, service
-from poll_api.api.deps import CallerDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import CallerDep, ReadSessionDep, RoomCodeDep, SessionDep
 from poll_api.crud import TallyRow
 from poll_api.errors import HostAuthFailed
+from poll_api.reads import ReadSession
 from poll_api.results import (
     QuestionResultsPublic,
     ResultsPublic,
@@ -36,13 +37,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _run_and_tallies(
+    session: AsyncSession, room_code: str
+) -> tuple[PollRun, dict[int, TallyRow]]:
+    run = await crud.get_run(session, room_code)
+    return run, await crud.read_tallies(session, run.poll.id)
+
+
 async def _read(
-    session: AsyncSession, room_code: str, caller: service.Caller, index: int | None = None
+    reads: ReadSession,
+    session: AsyncSession,
+    room_code: str,
+    caller: service.Caller,
+    index: int | None = None,
 ) -> tuple[PollRun, dict[int, TallyRow], bool]:
-    """The run, its tallies, and whether the caller is its host (required unless revealed)."""
-    async with session.begin():
-        run = await crud.get_run(session, room_code)
-        tallies = await crud.read_tallies(session, run.poll.id)
+    """The run, its tallies, and whether the caller is its host (required unless revealed).
+
+    Read through `reads` (the replica when it may answer); `session` (the primary) records a
+    refusal."""
+    run, tallies = await reads.run(lambda s: _run_and_tallies(s, room_code))
     if index is None:
         revealed = run.current.revealed
     else:
@@ -65,10 +78,10 @@ async def _read(
     responses=_ERRORS,
 )
 async def get_results(
-    room_code: RoomCodeDep, session: SessionDep, caller: CallerDep
+    room_code: RoomCodeDep, reads: ReadSessionDep, session: SessionDep, caller: CallerDep
 ) -> ResultsPublic:
     """The current question's results at the top level; every question's in `questions`."""
-    run, tallies, is_host = await _read(session, room_code, caller)
+    run, tallies, is_host = await _read(reads, session, room_code, caller)
     return results_public(run, tallies, utcnow(), only_revealed=not is_host)
 
 
@@ -79,10 +92,14 @@ async def get_results(
     responses=_ERRORS,
 )
 async def get_question_results(
-    room_code: RoomCodeDep, index: int, session: SessionDep, caller: CallerDep
+    room_code: RoomCodeDep,
+    index: int,
+    reads: ReadSessionDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> QuestionResultsPublic:
     """One question's results, with its kind's aggregate fields at the top level."""
-    run, tallies, is_host = await _read(session, room_code, caller, index)
+    run, tallies, is_host = await _read(reads, session, room_code, caller, index)
     found = question_results(run, run.at(index).position, tallies, utcnow(), host=is_host)
     return QuestionResultsPublic(
         **found.model_dump(exclude_unset=True), poll_id=run.poll.id, room_code=run.poll.room_code
@@ -95,10 +112,10 @@ async def get_question_results(
     responses={**_ERRORS, 200: {"content": {"text/csv": {}}, "description": "One row per option"}},
 )
 async def get_results_csv(
-    room_code: RoomCodeDep, session: SessionDep, caller: CallerDep
+    room_code: RoomCodeDep, reads: ReadSessionDep, session: SessionDep, caller: CallerDep
 ) -> Response:
     """Every question's results (docs/api.md lists the columns)."""
-    run, tallies, is_host = await _read(session, room_code, caller)
+    run, tallies, is_host = await _read(reads, session, room_code, caller)
     results = results_public(run, tallies, utcnow(), only_revealed=not is_host)
     minima = [getattr(spec_of(run.at(q.index)), "min", 0) for q in results.questions]
     return Response(
