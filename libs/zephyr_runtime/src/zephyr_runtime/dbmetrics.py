@@ -39,6 +39,15 @@ def record_asyncpg_pool(pool: asyncpg.Pool | None) -> None:
     DB_POOL_CONNECTIONS.labels("max").set(pool.get_max_size())
 
 
+def forget_failed(context: Any) -> None:
+    """`handle_error`: drop the failed statement's start mark. A connection lost before its
+    statement ran reaches here with none; raising then would hide the real error."""
+    connection = getattr(context, "connection", None)
+    started = connection.info.get("zephyr_query_started") if connection is not None else None
+    if started:
+        started.pop()
+
+
 def instrument_sqlalchemy(engine: Any) -> None:
     """Time every statement of an (async) SQLAlchemy engine through its sync events."""
     from sqlalchemy import event
@@ -55,14 +64,9 @@ def instrument_sqlalchemy(engine: Any) -> None:
                 time.perf_counter() - started.pop()
             )
 
-    def failed(context: Any) -> None:
-        started = context.connection.info.get("zephyr_query_started") if context else None
-        if started:
-            started.pop()
-
     event.listen(sync_engine, "before_cursor_execute", before)
     event.listen(sync_engine, "after_cursor_execute", after)
-    event.listen(sync_engine, "handle_error", failed)
+    event.listen(sync_engine, "handle_error", forget_failed)
 
 
 def record_sqlalchemy_pool(engine: Any) -> None:
