@@ -44,6 +44,7 @@ class Screen:
         self.leaderboard_at: float | None = None  # when a quiz leaderboard first arrived
         self.quiz_result: dict[str, Any] | None = None
         self.quiz_result_at: float | None = None
+        self.quiz_result_latest_at: float | None = None  # when the newest one arrived
         self._joined: asyncio.Future[dict[str, Any]] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._next_vote = 0
@@ -114,6 +115,7 @@ class Screen:
                     self.leaderboard_at = self.leaderboard_at or now
                 elif kind == "quiz_result":
                     self.quiz_result, self.quiz_result_at = frame, self.quiz_result_at or now
+                    self.quiz_result_latest_at = now
                 elif kind == "error":
                     self.errors[str(frame.get("code"))] += 1
                     if self._joined is not None and not self._joined.done():

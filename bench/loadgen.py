@@ -245,16 +245,25 @@ class Worker:
         }
 
     async def quiz_wait(self, p: dict[str, Any]) -> dict[str, Any]:
-        """Wait (bounded) until every screen has the leaderboard and its own quiz_result."""
+        """Wait (bounded) until every screen has the leaderboard and its own quiz_result, of
+        at least `version` when given (the final scoring, after late answers rescored)."""
         deadline = time.monotonic() + float(p.get("timeout", 60))
-        while time.monotonic() < deadline and any(
-            s.leaderboard_at is None or s.quiz_result is None for s in self.screens
-        ):
+        version = int(p.get("version", 0))
+
+        def waiting(s: Screen) -> bool:
+            result = s.quiz_result
+            return s.leaderboard_at is None or result is None or result["version"] < version
+
+        while time.monotonic() < deadline and any(waiting(s) for s in self.screens):
             await asyncio.sleep(0.05)
         return {
             "screens": len(self.screens),
             "leaderboard_at": [s.leaderboard_at for s in self.screens if s.leaderboard_at],
             "quiz_result_at": [s.quiz_result_at for s in self.screens if s.quiz_result_at],
+            "quiz_result_latest_at": [
+                s.quiz_result_latest_at for s in self.screens if s.quiz_result_latest_at
+            ],
+            "versions": sorted({s.quiz_result["version"] for s in self.screens if s.quiz_result}),
             "results": {
                 s.participant_id: [s.quiz_result["score"], s.quiz_result["rank"]]
                 for s in self.screens

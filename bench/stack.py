@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -138,6 +140,32 @@ class BenchStack:
             return depths
         finally:
             await connection.close()
+
+    async def wait_settled(self, name: str, timeout: float = 120) -> float:
+        """Wait until `name` holds no message, ready or delivered and not yet acked (a passive
+        declare counts only the ready ones): everything consumed has been acked. The seconds
+        waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if await asyncio.to_thread(self._messages, name) == 0:
+                return time.monotonic() - started
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"{name} still holds messages after {timeout}s")
+
+    def _messages(self, name: str) -> int:
+        exe = shutil.which("rabbitmqctl") or "rabbitmqctl"
+        listed = subprocess.run(
+            [exe, "list_queues", "-q", "-p", self.resources.vhost, "name", "messages"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        for line in listed.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == name and parts[1].isdigit():
+                return int(parts[1])
+        raise LookupError(f"no queue {name} in vhost {self.resources.vhost}")
 
     async def wait_queues_empty(self, *names: str, timeout: float = 300) -> float:
         """Wait until every named queue is empty; returns the seconds waited."""

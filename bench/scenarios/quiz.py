@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 from tests.support.quiz import read_scores, recompute
 
 from bench.loadgen import LoadGen
@@ -47,6 +49,18 @@ def config(quick: bool) -> dict[str, Any]:
         "rush_s": 3.0,
         "gateway_counts": [1, 2],
     }
+
+
+async def _board_version(database_url: str, poll_id: str) -> int:
+    """The version of the poll's stored scoring (how many times it was scored)."""
+    conn = await asyncpg.connect(database_url, timeout=10)
+    try:
+        version = await conn.fetchval(
+            "SELECT version FROM quiz_boards WHERE poll_id = $1", UUID(poll_id)
+        )
+    finally:
+        await conn.close()
+    return int(version or 0)
 
 
 async def _cpu_at(moment: float, pids: dict[str, int]) -> dict[str, float]:
@@ -116,6 +130,14 @@ async def run_once(cfg: dict[str, Any], gateways: int) -> tuple[dict[str, Any], 
             await wait_stored(bs, poll["id"], len(accepted_ids))
             checks = await stored_checks(bs, poll["id"], accepted_ids, OPTIONS)
             db = bs.resources.database_url
+            # Answers accepted before the close but stored after it are rescored (a newer
+            # version), and their messages acked only then: once `votes` holds nothing, the
+            # scoring is final, and every screen must end with it.
+            await bs.wait_settled("votes")
+            final = await _board_version(db, poll["id"])
+            settled = await load.command(
+                "quiz_wait", {"timeout": 60, "version": final}, timeout=120
+            )
             stored = await read_scores(db, poll["id"])
             expected = await recompute(db, poll["id"])
         finally:
@@ -123,8 +145,9 @@ async def run_once(cfg: dict[str, Any], gateways: int) -> tuple[dict[str, Any], 
     boards = merged(waited, "leaderboard_at")
     results = merged(waited, "quiz_result_at")
     shown: dict[str, list[int]] = {}
-    for w in waited:
+    for w in settled:
         shown.update(w["results"])
+    finals = merged(settled, "quiz_result_latest_at")
     screens = sum(w["screens"] for w in waited)
     for unused in ("tally_equals_group_by", "final_counts"):  # question 0 takes no answers
         checks.pop(unused, None)
@@ -132,6 +155,11 @@ async def run_once(cfg: dict[str, Any], gateways: int) -> tuple[dict[str, Any], 
         stored.get(pid, {}).get("score") == e.score for pid, e in expected.items()
     )
     checks["ranks_equal_sql_rank"] = all(s["rank"] == s["sql_rank"] for s in stored.values())
+    differ = [pid for pid, e in expected.items() if stored.get(pid, {}).get("score") != e.score]
+    checks["scores_differing"] = {
+        pid: {"stored": stored.get(pid), "expected": vars(expected[pid])} for pid in differ[:5]
+    }
+    checks["scores_differing_count"] = len(differ)
     checks["every_screen_has_leaderboard"] = len(boards) == screens
     checks["every_screen_shows_its_stored_result"] = len(shown) == screens and all(
         [stored[pid]["score"], stored[pid]["rank"]] == v for pid, v in shown.items()
@@ -150,6 +178,8 @@ async def run_once(cfg: dict[str, Any], gateways: int) -> tuple[dict[str, Any], 
         "close_to_last_leaderboard_s": round(max(boards) - closes, 3) if boards else None,
         "close_to_first_leaderboard_s": round(min(boards) - closes, 3) if boards else None,
         "close_to_last_quiz_result_s": round(max(results) - closes, 3) if results else None,
+        "scoring_versions": final,
+        "close_to_last_final_result_s": round(max(finals) - closes, 3) if finals else None,
         # CPU of each service from the close until the last screen was done (and a little
         # after: until every load process reported back).
         "cpu_s_close_to_done": {
