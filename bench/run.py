@@ -19,7 +19,7 @@ from typing import Any
 from bench import results
 from bench.limits import raise_open_files
 
-SCENARIOS = ("steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz")
+SCENARIOS = ("steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz", "joinstorm")
 QUICK_OUT = Path(__file__).resolve().parent.parent / ".run" / "bench-quick"
 
 

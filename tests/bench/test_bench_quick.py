@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz"]
+SCENARIOS = ["steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz", "joinstorm"]
 
 
 def run_quick(scenario: str, out: Path) -> dict[str, Any]:
@@ -49,6 +49,12 @@ def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path
         assert checks["all_connected"] and checks["all_open_after_drive"]
         assert figures["frames_delivered_per_s"] > 0
         assert figures["memory_per_connection_kib"] is not None
+        return
+    if scenario == "joinstorm":
+        assert checks["every_participant_joined"], checks
+        assert checks["stored_equals_joined"] and checks["nickname_claims_equal_joined"], checks
+        assert figures["join_latency"]["count"] == figures["participants_joined"]
+        assert figures["cpu_s_per_1000_joins"]["ws_gateway"] > 0
         return
     assert checks["accepted"] > 0
     assert checks["stored_equals_accepted"], checks
