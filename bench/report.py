@@ -184,6 +184,22 @@ def rows() -> list[tuple[str, str, str, str, str]]:
             )
         )
     out.extend(_quiz_rows(_load("quiz")))
+    storm = _load("joinstorm")
+    if storm:
+        f, c = storm["figures"], storm["checks"]
+        out.append(
+            (
+                "join storm: 10,000 participants join one poll (all joined and stored)",
+                "≤ 5 s, p99 ≤ 1 s",
+                f"{f['join_seconds']} s, p99 {f['join_latency'].get('p99_ms')} ms",
+                _met(
+                    c["stored_equals_joined"]
+                    and f["join_seconds"] <= 5
+                    and (f["join_latency"].get("p99_ms") or 1e9) <= 1000
+                ),
+                "joinstorm",
+            )
+        )
     return out
 
 
@@ -249,6 +265,15 @@ def markdown() -> str:
             + ", ".join(f"{d['scenario']} {d['machine']['load_average'][0]:.1f}" for d in docs)
             + ". Full figures and settings: `bench/results/*.json`.",
         ]
+    storm = _load("joinstorm")
+    if storm:
+        m = storm["machine"]
+        lines.append(
+            f"\nThe join storm row: `python -m bench.run joinstorm`, finished "
+            f"{storm['finished_at']}, commit {(m['git'].get('commit') or '?')[:10]}"
+            f"{' + local changes' if m['git'].get('dirty') else ''}, load average "
+            f"{m['load_average'][0]:.1f} at its start."
+        )
     quiz = _load("quiz")
     if quiz:
         m = quiz["machine"]
