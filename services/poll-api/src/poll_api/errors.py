@@ -40,6 +40,12 @@ ERROR_BODY_SCHEMA: dict[str, Any] = {
 }
 
 
+def statement_timed_out(exc: sqlalchemy.exc.DBAPIError) -> bool:
+    """Postgres cancelled the statement at `statement_timeout` (SQLSTATE 57014)."""
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state == "57014"
+
+
 class PollNotFound(Exception):
     """No poll has this room code (or the code is not a valid room code)."""
 
@@ -136,6 +142,11 @@ async def _auth_failed(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, sqlalchemy.exc.DBAPIError)
+    if statement_timed_out(exc):
+        log.warning("database statement timed out (statement_timeout)")
+        route = getattr(request.scope.get("route"), "path_format", None) or "unmatched"
+        HTTP_TIMEOUTS.labels(route).inc()
+        return unavailable_response("database")
     if exc.connection_invalidated or isinstance(
         exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
     ):

@@ -30,9 +30,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Read = Callable[[AsyncSession], Awaitable[T]]
 _MAX_MARKS = 10_000
-# SQLSTATE classes worth another try on the primary: 57 (the server shuts down or cannot take
-# connections yet), 08 (connection exception), 40001 (a recovery conflict cancelled the query).
-_RETRY_STATES = ("57", "08", "40001")
+# SQLSTATEs worth another try on the primary: 57P01-57P03 (the server shuts down or cannot take
+# connections yet), class 08 (connection exception), 40001 (a recovery conflict cancelled the
+# query). Not 57014: a statement cancelled by `statement_timeout` is the request's own (slow)
+# work; running it again on the primary would only load the primary with it.
+_RETRY_STATES = ("57P01", "57P02", "57P03", "08", "40001")
 
 
 def is_replica_failure(exc: BaseException) -> bool:
@@ -171,6 +173,27 @@ class ReadSession:
                 self.on_replica = True
                 return found
         return await self.on_primary(read, reason or "no_replica")
+
+    async def run_again(self, read: Read[T]) -> T:
+        """Another read of the same request (the next page of an export) where the last one
+        was answered: pages never go back in time from the primary to a lagging replica. A
+        replica that fails meanwhile hands over to the primary (forward in time only)."""
+        router = self._router
+        if router.replica is None:
+            return await self.on_primary(read, "no_replica")
+        if not self.on_replica:
+            return await self.on_primary(read, "export_pages")
+        try:
+            found = await _in_transaction(router.replica, read)
+        except Exception as exc:
+            if not is_replica_failure(exc):
+                raise
+            if router.monitor is not None:
+                router.monitor.mark_down(exc)
+            await router.reset_pool()
+            return await self.on_primary(read, "replica_error")
+        REPLICA_READS.inc()
+        return found
 
     async def on_primary(self, read: Read[T], reason: str) -> T:
         self.on_replica = False
