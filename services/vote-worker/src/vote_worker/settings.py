@@ -36,6 +36,14 @@ class Settings(ServiceSettings):
         default=5.0, gt=0, le=3600, description="How often dead-letter queue depths are sampled."
     )
     db_pool_size: int = Field(default=5, ge=2, le=100)
+    quiz_statement_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Statement timeout of a quiz rescore's own connections (its wait for the "
+        "poll's lock included): one scores a poll's players in ~1.5 s per 10,000, and replicas "
+        "queue behind each other on that lock.",
+    )
     tally_ttl_seconds: int = Field(
         default=30 * 24 * 3600, ge=60, description="Redis tally keys expire after this idle time."
     )

@@ -46,6 +46,7 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
+        self.quiz_pool: asyncpg.Pool | None = None  # the rescore's, with a longer timeout
         self.redis: aioredis.Redis | None = None
         self.connection: AbstractRobustConnection | None = None
         self.publisher: ConfirmedPublisher | None = None
@@ -67,6 +68,21 @@ class Worker:
                 application_name=SERVICE_NAME,
                 max_size=s.db_pool_size,
                 init=observe_queries,  # zephyr_db_query_duration_seconds
+            ),
+            what="postgres",
+            attempts=8,
+            timeout=15,
+        )
+        quiz_settings = s.model_copy(
+            update={"db_statement_timeout_seconds": s.quiz_statement_timeout_seconds}
+        )
+        self.quiz_pool = await retry(
+            lambda: create_pool(
+                quiz_settings,
+                application_name=f"{SERVICE_NAME}-quiz",
+                min_size=0,
+                max_size=2,
+                init=observe_queries,
             ),
             what="postgres",
             attempts=8,
@@ -94,7 +110,7 @@ class Worker:
         cache = TallyCache(self.redis, keys, s.tally_ttl_seconds)
         window_s = s.reconcile_window_hours * 3600
         self.quiz = QuizScorer(
-            self.pool,
+            self.quiz_pool,
             QuizCache(self.redis, keys, s.tally_ttl_seconds),
             outbound,
             stopping=self.stopping,
@@ -201,9 +217,10 @@ class Worker:
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
-        if self.pool is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2):
-                    await self.pool.close()
-            self.pool.terminate()
+        for pool in (self.quiz_pool, self.pool):
+            if pool is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await pool.close()
+                pool.terminate()
         log.info("vote-worker stopped")
