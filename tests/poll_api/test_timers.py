@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from contracts import AuditBatch, PollEvent
 from tests.poll_api.utils import app_settings, bearer, create_run, outbox_rows, running_app
 from tests.support.eventually import eventually
+from tests.support.isolation import Resources
 from zephyr_runtime.keys import RedisKeys
 
 LIMIT_S = 5  # the shortest time limit a question may have
@@ -170,3 +171,27 @@ async def test_a_host_action_on_an_overdue_question_records_the_timer_close_firs
         assert (question["status"], question["closes_at"], question["epoch"]) == ("draft", None, 1)
         row = await _row(db, created["id"])
         assert (row["closes_at"], row["opened_at"], row["closed_by"]) == (None, None, None)
+
+
+async def test_a_timer_close_counts_as_a_write_for_read_your_writes(
+    resources: Resources, db: asyncpg.Connection
+) -> None:
+    # With a read replica configured, the poll's reads go to the primary for a while after
+    # every change: the timer's close is one (the replica may still show the question open).
+    settings = app_settings(read_database_url=resources.database_url)
+    redis = aioredis.from_url(resources.redis_url)
+    try:
+        async with running_app(settings) as (_, client):
+            created = await create_run(client, [TIMED])
+            closes_at = await _open(client, created)
+            key = f"{resources.redis_prefix}:poll-api:written:{created['room_code']}"
+            await redis.delete(key)  # the host's open marked it: only the timer's close now
+            await _sleep_until(closes_at)
+
+            async def closed() -> bool:
+                return (await _row(db, created["id"]))["status"] == "closed"
+
+            await eventually(closed, timeout=10)
+            assert await redis.exists(key) == 1
+    finally:
+        await redis.aclose()

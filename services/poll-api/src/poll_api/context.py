@@ -125,6 +125,7 @@ class AppContext:
                 sessions=ctx.sessions,
                 state_cache=ctx.state_cache,
                 max_sleep_seconds=settings.timer_max_sleep_seconds,
+                mark_written=ctx.reads.mark_written,
             )
             ctx.timer.start()
         ctx.sampler = ops_sampler(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +45,8 @@ class QuestionTimer(BackgroundLoop):
     sessions: async_sessionmaker[AsyncSession]
     state_cache: PollStateCache
     max_sleep_seconds: float = 1.0
+    # A close is a write: the poll's reads go to the primary for a while (poll_api.reads).
+    mark_written: Callable[[str], Awaitable[None]] | None = None
 
     async def step(self) -> None:
         """Close what is due, then sleep until the next deadline (a failure: retry soon)."""
@@ -89,6 +92,8 @@ class QuestionTimer(BackgroundLoop):
             await changes.save(session)
         if changes.view is not None:
             POLL_TRANSITIONS.labels(event="closed").inc(closed)
+            if self.mark_written is not None:
+                await self.mark_written(run.poll.room_code)
             try:
                 await self.state_cache.write(changes.view, run.poll.state_version)
             except (RedisError, OSError) as exc:  # the relay and the reconciler catch up

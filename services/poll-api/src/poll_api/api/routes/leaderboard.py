@@ -67,7 +67,7 @@ async def get_leaderboard_csv(
     columns = quiz_columns(run, utcnow())
     first = await reads.run(lambda s: read_page(s, run.poll.id, columns, None))
     return StreamingResponse(
-        leaderboard_csv(reads.run, run.poll.id, columns, first),
+        leaderboard_csv(reads.run_again, run.poll.id, columns, first),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": (
