@@ -97,6 +97,9 @@ class Stored:
     questions: dict[int, QuestionTruth]
     group_by: list[int]  # question 0's counts from a GROUP BY over `votes`
     tally: tuple[list[int], int] | None  # question 0's tallies row
+    # Nothing was committed while this reading was taken (its statements run one after the
+    # other on several connections: a batch committed in between would mix two states).
+    stable: bool = True
 
     def aggregates_off(self) -> int:
         """How far each question's stored aggregate is from a recomputation (0: equal)."""
@@ -125,7 +128,14 @@ async def read_stored(database_url: str, poll_id: str, options: int) -> Stored:
         )
     finally:
         await conn.close()
+    after = await read_truth(database_url, poll_id, options)
+
+    def counted(t: Any) -> Any:
+        return (t.ballots, t.group_by, t.tally and (list(t.tally["counts"]), t.tally["total"]))
+
+    stable = counted(after) == counted(truth)
     return Stored(
+        stable=stable,
         ballots=truth.ballots,
         votes={
             (str(r["participant_id"]), r["qid"]): (str(r["vote_id"]), json.loads(r["answer"]))
@@ -153,7 +163,7 @@ def settled(voters: list[Voter], stored: Stored) -> bool:
             counted = stored.votes.get((str(voter.participant_id), qid))
             if counted is None or counted[0] not in allowed_vote_ids(voter, qid):
                 return False
-    return stored.tally is not None and stored.aggregates_off() == 0
+    return stored.stable and stored.tally is not None and stored.aggregates_off() == 0
 
 
 async def drain(
