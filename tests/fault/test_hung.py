@@ -27,7 +27,7 @@ from tests.fault.scenario import api_call, create_open_poll
 from tests.fault.servers import PrivateServers
 from tests.support.eventually import eventually
 from tests.support.isolation import Resources
-from tests.support.participant import Participant
+from tests.support.participant import Participant, join_when_available
 from tests.support.procs import Stack, stop_cleanly
 from tests.support.truth import read_truth
 
@@ -119,15 +119,7 @@ async def joined(stack: Stack, room: str, count: int) -> list[Participant]:
     for i in range(count):
         p = Participant(url, f"hung-{i}")
         await p.connect()
-        deadline = time.monotonic() + 30
-        while True:  # a test before may have left Redis being rebuilt: joins retry
-            try:
-                await p.join()
-                break
-            except RuntimeError as refused:
-                if "unavailable" not in str(refused) or time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(1.0)
+        await join_when_available(p)
         people.append(p)
     return people
 

@@ -21,7 +21,7 @@ from tests.fault.scenario import api_call, create_open_poll
 from tests.fault.servers import PrivateServers
 from tests.support.eventually import eventually
 from tests.support.isolation import Resources
-from tests.support.participant import Participant
+from tests.support.participant import Participant, join_when_available
 from tests.support.procs import Stack
 from tests.support.truth import read_truth
 
@@ -74,17 +74,7 @@ async def joined_participant(stack: Stack, name: str) -> tuple[Participant, dict
     poll = await create_open_poll(stack["poll_api"].url, f"Outage {name}")
     p = Participant(f"ws://127.0.0.1:{stack['ws_gateway'].port}/ws/{poll['room_code']}", name)
     await p.connect()
-    # A test before may have left Redis empty: joins answer `unavailable` until the worker has
-    # rebuilt it (docs/reliability.md); a participant's page retries, and so does this.
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            await p.join()
-            break
-        except RuntimeError as refused:
-            if "unavailable" not in str(refused) or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
+    await join_when_available(p)
     assert accepted(await p.vote(0))
     return p, poll
 

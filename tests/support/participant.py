@@ -174,3 +174,16 @@ class Participant:
         if self._reader is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._reader, 5)
+
+
+async def join_when_available(p: Participant, timeout: float = 30) -> dict[str, Any]:
+    """`p.join()`, retried while the gateway answers `unavailable` (Redis being rebuilt after
+    a test before emptied it: docs/reliability.md), as a participant's page does."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await p.join()
+        except RuntimeError as refused:
+            if "unavailable" not in str(refused) or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(1.0)
