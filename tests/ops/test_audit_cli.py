@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -72,6 +73,20 @@ async def publish(publisher: ConfirmedPublisher, events: list[AuditEvent]) -> No
     )
 
 
+def broker_now() -> datetime:
+    """The broker's clock (Erlang system time), which stamps the stream's chunks."""
+    exe = shutil.which("rabbitmqctl")
+    assert exe, "rabbitmqctl not found: the test needs the local RabbitMQ server"
+    out = subprocess.run(
+        [exe, "eval", "erlang:system_time(millisecond)."],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return datetime.fromtimestamp(int(out.strip()) / 1000, UTC)
+
+
 def ids(stdout: str) -> list[str]:
     return [json.loads(line)["event_id"] for line in stdout.splitlines()]
 
@@ -83,9 +98,11 @@ async def test_tail_replays_from_first_an_offset_and_a_time(
     early = [event("poll.created"), event(), event("vote.rejected")]
     late = [event(), event("security.auth_failed")]
     await publish(publisher, early)
-    # Stream time offsets have one-second resolution and point at chunks: leave a gap.
+    # Stream time offsets have one-second resolution and point at chunks: leave a gap. A
+    # chunk's timestamp is the broker's clock, which can stand apart from the OS clock (an
+    # Erlang VM keeps its offset when the OS clock steps after it started): ask the broker.
     await asyncio.sleep(2.2)
-    between = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    between = (await asyncio.to_thread(broker_now)).isoformat().replace("+00:00", "Z")
     await asyncio.sleep(1.1)
     await publish(publisher, late)
     everything = [str(e.event_id) for e in (*early, *late)]
@@ -100,7 +117,8 @@ async def test_tail_replays_from_first_an_offset_and_a_time(
     assert line["kind"] == "poll.created" and line["data"]["text"] == 'é, "quoted"'
 
     from_time = await asyncio.to_thread(tail, "--from", between, "--idle", "8")
-    assert ids(from_time.stdout) == everything[3:]
+    skew = (datetime.now(UTC) - await asyncio.to_thread(broker_now)).total_seconds()
+    assert ids(from_time.stdout) == everything[3:], (between, f"OS - broker clock {skew:.3f} s")
 
     from_offset = await asyncio.to_thread(tail, "--from", "1", "--idle", "8")  # 2nd message
     assert ids(from_offset.stdout) == everything[3:]
