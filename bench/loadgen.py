@@ -10,6 +10,7 @@ the machine, so a send time in one process and an arrival time in another can be
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import multiprocessing as mp
 import queue
@@ -269,6 +270,25 @@ class Worker:
                 for s in self.screens
                 if s.quiz_result is not None and s.participant_id is not None
             },
+        }
+
+    async def first_after(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Per lean screen, when its first tally frame at or after `since` came; waits (up to
+        `timeout`) until every open screen has one. `missing`: the screens that had none."""
+        since, deadline = p["since"], time.monotonic() + p["timeout"]
+
+        def first(s: LeanScreen) -> float | None:
+            i = bisect.bisect_left(s.arrivals, since)  # arrivals are in time order
+            return s.arrivals[i] if i < len(s.arrivals) else None
+
+        while time.monotonic() < deadline and any(
+            not s.closed and (not s.arrivals or s.arrivals[-1] < since) for s in self.lean
+        ):
+            await asyncio.sleep(0.01)
+        times = [first(s) for s in self.lean]
+        return {
+            "at": [t for t in times if t is not None],
+            "missing": sum(t is None for t in times),
         }
 
     async def snapshot(self, _p: dict[str, Any]) -> dict[str, Any]:

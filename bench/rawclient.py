@@ -50,6 +50,7 @@ class FrameCounter(asyncio.Protocol):
         self.bytes = 0
         self.closed = False
         self.last_frame_at = 0.0
+        self.arrivals: list[float] = []  # when each tally frame came (monotonic)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they implement it.
@@ -102,6 +103,7 @@ class FrameCounter(asyncio.Protocol):
                 if buf.startswith(TALLY_PREFIX, start):
                     self.frames += 1
                     self.last_frame_at = time.monotonic()
+                    self.arrivals.append(self.last_frame_at)
                 elif not self.joined.done():
                     self.joined.set_result(bytes(buf[start:end]))
             elif opcode == OP_PING and self.transport is not None:
@@ -138,6 +140,10 @@ class LeanScreen:
     @property
     def frames(self) -> int:
         return self._protocol.frames if self._protocol else 0
+
+    @property
+    def arrivals(self) -> list[float]:
+        return self._protocol.arrivals if self._protocol else []
 
     @property
     def closed(self) -> bool:

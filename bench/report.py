@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bench.report_keynote import keynote_rows
 from bench.results import RESULTS_DIR
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -183,6 +184,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                 "scaleout",
             )
         )
+    out.extend(keynote_rows(capacity, _load("broadcast")))
     out.extend(_quiz_rows(_load("quiz")))
     storm = _load("joinstorm")
     if storm:
@@ -265,15 +267,16 @@ def markdown() -> str:
             + ", ".join(f"{d['scenario']} {d['machine']['load_average'][0]:.1f}" for d in docs)
             + ". Full figures and settings: `bench/results/*.json`.",
         ]
-    storm = _load("joinstorm")
-    if storm:
-        m = storm["machine"]
-        lines.append(
-            f"\nThe join storm row: `python -m bench.run joinstorm`, finished "
-            f"{storm['finished_at']}, commit {(m['git'].get('commit') or '?')[:10]}"
-            f"{' + local changes' if m['git'].get('dirty') else ''}, load average "
-            f"{m['load_average'][0]:.1f} at its start."
-        )
+    for name, label in (("joinstorm", "join storm row"), ("broadcast", "broadcast row")):
+        doc = _load(name)
+        if doc:
+            m = doc["machine"]
+            lines.append(
+                f"\nThe {label}: `python -m bench.run {name}`, finished "
+                f"{doc['finished_at']}, commit {(m['git'].get('commit') or '?')[:10]}"
+                f"{' + local changes' if m['git'].get('dirty') else ''}, load average "
+                f"{m['load_average'][0]:.1f} at its start."
+            )
     quiz = _load("quiz")
     if quiz:
         m = quiz["machine"]

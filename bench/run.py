@@ -19,7 +19,17 @@ from typing import Any
 from bench import results
 from bench.limits import raise_open_files
 
-SCENARIOS = ("steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz", "joinstorm")
+SCENARIOS = (
+    "steady",
+    "mixed",
+    "burst",
+    "capacity",
+    "fanout",
+    "scaleout",
+    "quiz",
+    "joinstorm",
+    "broadcast",
+)
 QUICK_OUT = Path(__file__).resolve().parent.parent / ".run" / "bench-quick"
 
 

@@ -11,9 +11,11 @@ The figure is the accepted rate of the best sustained step.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
+from bench.cpu import CpuMeter
 from bench.loadgen import LoadGen
 from bench.scenarios.common import merged, merged_errors, rate, specs, stored_checks, wait_stored
 from bench.stack import bench_stack
@@ -32,7 +34,8 @@ def config(quick: bool) -> dict[str, Any]:
     return {
         "participants": 400,
         "procs": 2,
-        "steps": [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000],
+        # Up the ladder until two steps in a row fail (the knee), whatever the top.
+        "steps": [*range(1000, 14_001, 1000), 16_000, 18_000, 20_000],
         "step_s": 10,
     }
 
@@ -47,9 +50,14 @@ async def run(quick: bool) -> dict[str, Any]:
         load = LoadGen(specs(url, cfg["participants"], cfg["procs"], "c"))
         try:
             await load.start()
+            meter = CpuMeter.of(bs, load)
             await bs.wait_queues_empty("participants", "audit")
             for offered in cfg["steps"]:
+                before = meter.sample()
                 step = await _step(bs, load, poll["id"], offered, cfg, len(all_accepted))
+                step["cpu_ms_per_vote"] = meter.per_unit_ms(
+                    before, meter.sample(), len(step["accepted_ids"])
+                )
                 all_accepted.extend(step.pop("accepted_ids"))
                 steps.append(step)
                 print(f"[bench] capacity step {offered}/s: {_brief(step)}", flush=True)
@@ -65,6 +73,8 @@ async def run(quick: bool) -> dict[str, Any]:
         "sustained_votes_per_second": best["accepted_per_s"] if best else 0.0,
         "best_step_offered": best["offered_per_s"] if best else None,
         "best_step_accept_latency": best["accept_latency"] if best else None,
+        "knee_offered_per_s": _knee(steps),
+        "cpu_ms_per_vote_near_5000": _near(sustained or steps, 5000),
         "steps": steps,
     }
     return {"settings": cfg, "figures": figures, "checks": checks}
@@ -130,12 +140,28 @@ async def _step(
     }
 
 
+def _knee(steps: list[dict[str, Any]]) -> int | None:
+    """The first offered rate of two failed steps in a row (None: the ladder ran out first)."""
+    for a, b in itertools.pairwise(steps):
+        if not a["sustained"] and not b["sustained"]:
+            return int(a["offered_per_s"])
+    return None
+
+
+def _near(steps: list[dict[str, Any]], offered: int) -> dict[str, Any] | None:
+    """The CPU per vote of the step offered closest to `offered` votes/s, with its rate."""
+    if not steps:
+        return None
+    step = min(steps, key=lambda s: abs(s["offered_per_s"] - offered))
+    return {"offered_per_s": step["offered_per_s"], **step["cpu_ms_per_vote"]}
+
+
 def _brief(step: dict[str, Any]) -> str:
     return (
         f"sent {step['sent_per_s']}/s accepted {step['accepted_per_s']}/s "
         f"stored {step['stored_per_s_during_step']}/s unstored {step['unstored_votes_after']} "
         f"p99 {step['accept_latency'].get('p99_ms')} ms errors {step['errors']} "
-        f"sustained={step['sustained']}"
+        f"cpu/vote {step['cpu_ms_per_vote'].get('all')} ms sustained={step['sustained']}"
     )
 
 
@@ -143,5 +169,11 @@ def headline(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     f, c = result["figures"], result["checks"]
     return [
         ("sustained votes/s", str(f["sustained_votes_per_second"]), ">= 5000"),
+        ("capacity knee (offered votes/s)", str(f.get("knee_offered_per_s")), ">= 12000"),
+        (
+            "CPU ms per vote near 5,000/s, all",
+            str((f.get("cpu_ms_per_vote_near_5000") or {}).get("all")),
+            "<= 0.2",
+        ),
         ("stored == accepted", str(c["stored_equals_accepted"]), "True"),
     ]

@@ -16,7 +16,17 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["steady", "mixed", "burst", "capacity", "fanout", "scaleout", "quiz", "joinstorm"]
+SCENARIOS = [
+    "steady",
+    "mixed",
+    "burst",
+    "capacity",
+    "fanout",
+    "scaleout",
+    "quiz",
+    "joinstorm",
+    "broadcast",
+]
 
 
 def run_quick(scenario: str, out: Path) -> dict[str, Any]:
@@ -56,6 +66,11 @@ def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path
         assert figures["join_latency"]["count"] == figures["participants_joined"]
         assert figures["cpu_s_per_1000_joins"]["ws_gateway"] > 0
         return
+    if scenario == "broadcast":
+        assert checks["zephyr_receivers_joined"] and checks["bare_receivers_joined"], checks
+        assert checks["every_receiver_got_every_round"], figures
+        assert figures["ratio_of_medians"] > 0 and figures["frame_bytes"] > 0
+        return
     assert checks["accepted"] > 0
     assert checks["stored_equals_accepted"], checks
     if scenario == "quiz":
@@ -73,6 +88,10 @@ def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path
         assert all(n > 0 for n in checks["answers_per_question"].values()), checks
     if scenario == "burst":
         assert checks["every_vote_counted"], checks
+    if scenario == "capacity":
+        cpu = figures["steps"][0]["cpu_ms_per_vote"]
+        assert cpu["ws_gateway"] > 0 and cpu["vote_worker"] > 0 and cpu["all"] >= cpu["services"]
+        assert figures["cpu_ms_per_vote_near_5000"]["offered_per_s"] > 0
     if scenario == "scaleout":
         assert checks["every_screen_consistent"], checks
         assert checks["both_gateways_used"], figures["connections_per_gateway"]
