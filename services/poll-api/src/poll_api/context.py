@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import redis.asyncio as aioredis
@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contracts import utcnow
 from poll_api.amqp_link import AmqpLink, RawConfirmedPublisher
 from poll_api.db import make_engine, make_sessions
 from poll_api.metrics import sample_poll_gauges
@@ -48,6 +49,8 @@ class AppContext:
     timer: QuestionTimer | None = None
     publisher: RawConfirmedPublisher | None = None
     sampler: PeriodicSampler | None = None
+    # The clock of access and refresh tokens; a test moves it to see them expire.
+    clock: Callable[[], datetime] = utcnow
 
     def __post_init__(self) -> None:
         self.sessions = make_sessions(self.engine)

@@ -76,6 +76,7 @@ async def insert_poll(
     host_token_hash: str,
     expires_in_days: int,
     now: datetime,
+    owner_id: uuid.UUID | None = None,
 ) -> PollRun:
     """Insert a poll of draft questions (qids 0..n-1) under a fresh random room code,
     retrying on a code collision."""
@@ -97,6 +98,7 @@ async def insert_poll(
             title=title,
             current_qid=0,
             next_qid=len(questions),
+            owner_id=owner_id,
         )
         mirror_current(poll, questions[0])
         values = {name: getattr(poll, name) for name in Poll.model_fields}

@@ -112,6 +112,7 @@ class Poll(SQLModel, table=True):
     title: str | None = None
     current_qid: int = Field(default=0, sa_type=SmallInteger)
     next_qid: int = Field(default=1, sa_type=SmallInteger)
+    owner_id: uuid.UUID | None = None  # the host account's (migration 0003), if any
 
 
 class Question(SQLModel, table=True):

@@ -8,6 +8,7 @@ gateway.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ class Caller:
     correlation_id: str
     client_ip: str | None
     bearer_token: str | None
+    # A valid access token's account (poll_api.accounts), or why the access token was refused.
+    account_id: uuid.UUID | None = None
+    token_error: str | None = None
 
 
 def _problem(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
@@ -84,6 +88,7 @@ async def create_poll(
             host_token_hash=host_tokens.hash_token(token),
             expires_in_days=data.expires_in_days or ctx.settings.default_expiry_days,
             now=now,
+            owner_id=caller.account_id,
         )
         view = poll_view(run, now)
         await outbox.enqueue(
@@ -124,7 +129,7 @@ async def change_poll(
     async with session.begin():
         poll = await crud.get_poll(session, room_code, for_update=True)
         try:
-            authorize_host(poll, caller.bearer_token)
+            authorize_host(poll, caller)
         except HostAuthFailed as exc:
             failure = exc
         else:
@@ -161,7 +166,15 @@ async def host_run(session: AsyncSession, room_code: str, caller: Caller, action
     return run
 
 
-def authorize_host(poll: Poll, token: str | None) -> None:
+def authorize_host(poll: Poll, caller: Caller) -> None:
+    """The poll's host token, or an access token of the account that owns the poll."""
+    if caller.account_id is not None:
+        if poll.owner_id != caller.account_id:
+            raise HostAuthFailed(403, "this poll does not belong to the signed-in account")
+        return
+    if caller.token_error is not None:
+        raise HostAuthFailed(401, caller.token_error)
+    token = caller.bearer_token
     if token is None:
         raise HostAuthFailed(401, "missing or malformed Authorization: Bearer <host_token>")
     if not host_tokens.token_matches(token, poll.host_token_hash):
@@ -171,7 +184,7 @@ def authorize_host(poll: Poll, token: str | None) -> None:
 async def check_host(session: AsyncSession, poll: Poll, caller: Caller, action: str) -> None:
     """authorize_host, recording a refusal (raised after it is committed)."""
     try:
-        authorize_host(poll, caller.bearer_token)
+        authorize_host(poll, caller)
     except HostAuthFailed as exc:
         await record_auth_failure(session, poll, caller, exc, action=action)
         raise

@@ -14,9 +14,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from poll_api.accounts.tokens import KeyRing
 from poll_api.host_accounts import parse_host_keys
 from zephyr_runtime.origins import split_list
-from zephyr_runtime.settings import EdgeSettings, FileSecretsSource
+from zephyr_runtime.settings import DEV_SECRET, EdgeSettings, FileSecretsSource, require_secret
 
 # Fields whose `*_FILE` may name a missing file, read as unset: Kubernetes mounts an optional
 # Secret key that is absent as no file at all (infra/k8s/base/poll-api.yaml).
@@ -71,6 +72,25 @@ class Settings(EdgeSettings):
         default=False, description="Creating a poll needs Authorization: Bearer <host API key>."
     )
     host_api_keys: str = Field(default="", repr=False, description="Comma/newline-separated")
+
+    # Host accounts (poll_api.accounts; docs/security.md, "Host accounts")
+    jwt_keys: str = Field(
+        default=f"dev:{DEV_SECRET}-signs-access-tokens",
+        repr=False,
+        description="Access-token keys, `kid:secret` entries (comma/newline); the first signs",
+    )
+    access_token_seconds: int = Field(
+        default=900, ge=60, le=86_400, description="Lifetime of an access token"
+    )
+    refresh_token_days: int = Field(
+        default=30, ge=1, le=365, description="Lifetime of a refresh token (each refresh renews)"
+    )
+    rate_limit_login_ip: str = Field(
+        default="30/1m", description="sign-in and sign-up attempts from one IP (limit/period)"
+    )
+    rate_limit_login_account: str = Field(
+        default="5/1m", description="sign-in attempts for one e-mail (limit/period)"
+    )
 
     default_expiry_days: int = Field(default=30, ge=1, le=3650)
     # The gateway serves the participant page; the default is where `make run` puts it.
@@ -174,6 +194,20 @@ class Settings(EdgeSettings):
         if self.host_auth_enabled and not parse_host_keys(self.host_api_keys):
             raise ValueError("host_auth_enabled needs host_api_keys (or HOST_API_KEYS_FILE)")
         return self
+
+    @model_validator(mode="after")
+    def _jwt_keys(self) -> Settings:
+        ring = KeyRing.parse(self.jwt_keys)
+        for kid, secret in ring.keys.items():
+            if len(secret) < 32:
+                raise ValueError(f"jwt_keys: the secret of key {kid!r} needs 32 characters or more")
+            if secret.startswith(DEV_SECRET):
+                require_secret(DEV_SECRET, "POLL_API_JWT_KEYS", self.environment)
+        return self
+
+    @property
+    def key_ring(self) -> KeyRing:
+        return KeyRing.parse(self.jwt_keys)
 
     @property
     def cors_origins(self) -> list[str]:

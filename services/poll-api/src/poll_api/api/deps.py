@@ -10,6 +10,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from poll_api.accounts.tokens import (
+    InvalidAccessToken,
+    looks_like_access_token,
+    verify_access_token,
+)
 from poll_api.context import AppContext
 from poll_api.crud import normalize_room_code
 from poll_api.errors import HostAuthFailed
@@ -22,7 +27,9 @@ from zephyr_runtime.jsonlog import correlation_id_var
 
 # auto_error=False: a missing token is answered (and audited) by the route, not by FastAPI.
 _bearer = HTTPBearer(
-    auto_error=False, description="The host token returned when the poll was created."
+    auto_error=False,
+    description="The host token returned when the poll was created, or a host account's "
+    "access token (POST /api/auth/login) for the account's own polls.",
 )
 
 
@@ -60,15 +67,26 @@ ReadSessionDep = Annotated[ReadSession, Depends(get_read_session)]
 
 def get_caller(
     request: Request,
+    ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
+    """Who asks. A bearer shaped like a JWT is an access token: verified here, so a route
+    sees the account (or why its token was refused); anything else is a host token."""
     token = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         token = credentials.credentials
+    account_id, token_error = None, None
+    if token is not None and looks_like_access_token(token):
+        try:
+            account_id = verify_access_token(ctx.settings.key_ring, token, ctx.clock())
+        except InvalidAccessToken as exc:
+            token_error = str(exc)
     return Caller(
         correlation_id=correlation_id_var.get() or uuid.uuid4().hex,
         client_ip=request_client_ip(request),  # X-Forwarded-For only from trusted proxies
         bearer_token=token,
+        account_id=account_id,
+        token_error=token_error,
     )
 
 
@@ -76,9 +94,13 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def require_host_account(request: Request, ctx: ContextDep, caller: CallerDep) -> None:
-    """With host accounts on, creating a poll needs a host API key (a refusal is audited)."""
+    """With host API keys on, creating a poll needs a key or an account's access token (a
+    refusal is audited). A refused access token is a 401 in any case: the poll would
+    otherwise be created without its owner."""
     settings = ctx.settings
-    if not settings.host_auth_enabled:
+    if caller.token_error is not None:
+        raise HostAuthFailed(401, caller.token_error)
+    if not settings.host_auth_enabled or caller.account_id is not None:
         return
     try:
         check_host_account(caller.bearer_token, settings.host_api_keys)

@@ -2,8 +2,10 @@
 
 Rules (settings `rate_limit_*`): every request from one IP (`ip`); creating polls per IP
 (`create_ip`); reading a poll, its questions, its results or its leaderboard per IP
-(`read_ip`); host actions (open/close/reveal/reset, and every change to the run of questions)
-per IP (`host_action_ip`) and per room (`host_action_room`). Health and metrics are never limited.
+(`read_ip`); sign-in, sign-up and password changes per IP (`login_ip`; per e-mail in the
+route, `login_account`); host actions (open/close/reveal/reset, and every change to the run of
+questions) per IP (`host_action_ip`) and per room (`host_action_room`). Health and metrics are
+never limited.
 Allowed answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` of the
 tightest rule; a 429 adds `Retry-After` and records a sampled `security.rate_limited` event.
 """
@@ -31,6 +33,8 @@ _READ = re.compile(
     r"^/api/polls/([^/]+)(/(?:results|leaderboard)(\.csv)?|/questions(/[^/]+/results)?)?/?$"
 )
 _UNLIMITED = ("/health/", "/metrics")
+# Password checks: per IP here, per account in the route (poll_api.api.routes.auth).
+_ACCOUNT_ATTEMPTS = ("/api/auth/login", "/api/auth/signup", "/api/auth/password")
 
 
 def classify(settings: Settings, method: str, path: str, ip: str) -> list[Check]:
@@ -40,6 +44,8 @@ def classify(settings: Settings, method: str, path: str, ip: str) -> list[Check]
     checks = [Check("ip", ip, settings.rule("ip"))]
     if method == "POST" and path.rstrip("/") == "/api/polls":
         checks.append(Check("create_ip", ip, settings.rule("create_ip")))
+    elif method == "POST" and path.rstrip("/") in _ACCOUNT_ATTEMPTS:
+        checks.append(Check("login_ip", ip, settings.rule("login_ip")))
     elif method in ("POST", "PATCH", "DELETE") and (match := _HOST_ACTION.match(path)):
         checks.append(Check("host_action_ip", ip, settings.rule("host_action_ip")))
         # Every malformed code shares one budget: inventing codes buys no fresh limits.
