@@ -93,6 +93,18 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+def get_anonymous_caller(request: Request) -> Caller:
+    """Who asks, for routes that take no bearer (signing in): no security scheme applies."""
+    return Caller(
+        correlation_id=correlation_id_var.get() or uuid.uuid4().hex,
+        client_ip=request_client_ip(request),
+        bearer_token=None,
+    )
+
+
+AnonymousCallerDep = Annotated[Caller, Depends(get_anonymous_caller)]
+
+
 def require_host_account(request: Request, ctx: ContextDep, caller: CallerDep) -> None:
     """With host API keys on, creating a poll needs a key or an account's access token (a
     refusal is audited). A refused access token is a 401 in any case: the poll would

@@ -20,7 +20,7 @@ from poll_api.accounts.models import (
     SignUp,
     TokensOut,
 )
-from poll_api.api.deps import CallerDep, ContextDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import AnonymousCallerDep, CallerDep, ContextDep, RoomCodeDep, SessionDep
 from poll_api.errors import HostAuthFailed
 from poll_api.host_tokens import token_matches
 from poll_api.protection import protection_of
@@ -77,7 +77,9 @@ async def _limit_account(request: Request, ctx: ContextDep, email: str) -> None:
     response_model=TokensOut,
     responses={409: {"description": "An account with this e-mail exists"}, **_REFUSED},
 )
-async def sign_up(body: SignUp, ctx: ContextDep, session: SessionDep, caller: CallerDep) -> Any:
+async def sign_up(
+    body: SignUp, ctx: ContextDep, session: SessionDep, caller: AnonymousCallerDep
+) -> Any:
     """Create a host account; signed in at once (the tokens of `login`)."""
     try:
         return _out(await service.sign_up(ctx, session, body.email, body.password, caller))
@@ -89,7 +91,11 @@ async def sign_up(body: SignUp, ctx: ContextDep, session: SessionDep, caller: Ca
 
 @router.post("/api/auth/login", response_model=TokensOut, responses=_REFUSED)
 async def log_in(
-    body: Credentials, request: Request, ctx: ContextDep, session: SessionDep, caller: CallerDep
+    body: Credentials,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: AnonymousCallerDep,
 ) -> Any:
     """An access token (short-lived, `expires_in` seconds) and a refresh token."""
     await _limit_account(request, ctx, body.email)
@@ -101,7 +107,7 @@ async def log_in(
 
 @router.post("/api/auth/refresh", response_model=TokensOut, responses=_REFUSED)
 async def refresh(
-    body: RefreshBody, ctx: ContextDep, session: SessionDep, caller: CallerDep
+    body: RefreshBody, ctx: ContextDep, session: SessionDep, caller: AnonymousCallerDep
 ) -> Any:
     """A new access token and a new refresh token; the one given is spent (using it again
     signs out every device of that sign-in)."""
@@ -113,7 +119,7 @@ async def refresh(
 
 @router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def log_out(
-    body: RefreshBody, ctx: ContextDep, session: SessionDep, caller: CallerDep
+    body: RefreshBody, ctx: ContextDep, session: SessionDep, caller: AnonymousCallerDep
 ) -> None:
     """Revoke the refresh token (and its family). Access tokens live out their few minutes."""
     await service.sign_out(ctx, session, body.refresh_token, caller)
