@@ -108,7 +108,7 @@ def test_secrets_come_from_mounted_files(rendered: tuple[str, list[Doc]]) -> Non
         for container in pod["containers"]:
             mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
             for env in container.get("env", []):
-                assert not re.search(r"(DATABASE_URL|AMQP_URL|SECRET)$", env["name"]), (
+                assert not re.search(r"(DATABASE_URL|AMQP_URL|SECRET|JWT_KEYS)$", env["name"]), (
                     f"{doc['metadata']['name']}: {env['name']} must be a *_FILE"
                 )
                 if not env["name"].endswith("_FILE"):
@@ -120,7 +120,12 @@ def test_secrets_come_from_mounted_files(rendered: tuple[str, list[Doc]]) -> Non
                 assert key in items, (doc["metadata"]["name"], env["name"])
     if name == "dev":
         secret = by_kind(docs, "Secret")["zephyr-secrets"]
-        assert set(secret["stringData"]) == {"database-url", "amqp-url", "token-secret"}
+        assert set(secret["stringData"]) == {
+            "database-url",
+            "amqp-url",
+            "token-secret",
+            "jwt-keys",
+        }
 
 
 def test_each_deployment_has_a_service_and_a_disruption_budget(
