@@ -17,6 +17,7 @@ import signal
 
 import orjson
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 from bench.limits import raise_open_files
 
@@ -34,10 +35,11 @@ async def handler(ws: ServerConnection) -> None:
             RECEIVERS.discard(ws)
         return
     message = first
-    while message.get("type") == "fire":
-        broadcast(RECEIVERS, message["frame"])
-        await ws.send(orjson.dumps({"type": "fired", "receivers": len(RECEIVERS)}).decode())
-        message = orjson.loads(await ws.recv())
+    with contextlib.suppress(ConnectionClosed):  # the controller is done
+        while message.get("type") == "fire":
+            broadcast(RECEIVERS, message["frame"])
+            await ws.send(orjson.dumps({"type": "fired", "receivers": len(RECEIVERS)}).decode())
+            message = orjson.loads(await ws.recv())
 
 
 async def main(port: int) -> None:
