@@ -2,7 +2,9 @@
 
 Tally messages only replace the latest tally per question (poll, qid); a flusher broadcasts each
 changed question's latest tally at most every `tally_interval_ms`, so screens never get one
-frame per vote. A question's tally is not sent while its results are hidden (`results_hidden`).
+frame per vote. The flusher sleeps until something changed: the first tally after a quiet spell
+goes out at once (leading edge), and only what follows within the interval is coalesced. A
+question's tally is not sent while its results are hidden (`results_hidden`).
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Fanout:
         # Trace context of each latest tally's message: its broadcast continues that trace.
         self._tally_trace: dict[TallyKey, dict[str, str]] = {}
         self._changed: set[TallyKey] = set()
+        self._pending = asyncio.Event()  # set when `_changed` gained a question
         self._task: asyncio.Task[None] | None = None
 
     # ---- membership ----------------------------------------------------------------------
@@ -170,8 +173,12 @@ class Fanout:
         key = (tally.poll_id, tally.qid)
         self._latest.setdefault(tally.poll_id, {})[tally.qid] = tally
         self._tally_trace[key] = tracing.current_trace_headers()
-        self._changed.add(key)
+        self._mark(key)
         return True
+
+    def _mark(self, key: TallyKey) -> None:
+        self._changed.add(key)
+        self._pending.set()
 
     async def load_tallies(self, poll_id: UUID, qids: list[int]) -> None:
         """Offer the tallies Redis holds for these questions (at join, after a reconnect)."""
@@ -212,7 +219,7 @@ class Fanout:
             if before is None:
                 # A question new to this view: a tally that came before it goes out now.
                 if self.latest_tally(view.id, question.qid) is not None:
-                    self._changed.add((view.id, question.qid))
+                    self._mark((view.id, question.qid))
                 continue
             if before.epoch != question.epoch:
                 latest = self.latest_tally(view.id, question.qid)
@@ -251,12 +258,21 @@ class Fanout:
             self._task = None
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_flush = loop.time() - self._wait
         while True:
-            await asyncio.sleep(self._wait)
+            await self._pending.wait()
+            # Leading edge: a change after a quiet spell goes out now; one that follows a flush
+            # within the interval waits for the rest of it, gathering whatever comes meanwhile.
+            delay = last_flush + self._wait - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._pending.clear()
             try:
                 self.flush()
             except Exception:
                 log.exception("tally flush failed")
+            last_flush = loop.time()
             # Every frame since the last wait: this flush's and those `spend` counted meanwhile.
             self._wait = self.next_wait(self._frames_flushed)
             self._frames_flushed = 0
