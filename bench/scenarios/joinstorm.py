@@ -18,8 +18,8 @@ from uuid import UUID
 import asyncpg
 import redis.asyncio as aioredis
 
+from bench.cpu import CpuMeter
 from bench.loadgen import LoadGen
-from bench.procstat import cpu_seconds
 from bench.scenarios.common import specs
 from bench.stack import BenchStack, bench_stack
 from bench.stats import summarize_ms
@@ -32,14 +32,6 @@ def config(quick: bool) -> dict[str, Any]:
     if quick:
         return {"participants": 300, "procs": 2}
     return {"participants": 10_000, "procs": 4}
-
-
-def _cpu(bs: BenchStack) -> dict[str, float]:
-    out = {}
-    for name, svc in bs.stack.services.items():
-        assert svc.proc is not None
-        out[name] = cpu_seconds(svc.proc.pid)
-    return out
 
 
 async def _stored(bs: BenchStack, poll_id: str) -> tuple[int, int]:
@@ -79,11 +71,12 @@ async def run(quick: bool) -> dict[str, Any]:
     async with bench_stack("joinstorm") as bs:
         poll = await bs.create_poll(OPTIONS)
         load = LoadGen(specs(bs.ws_url(poll["room_code"]), cfg["participants"], cfg["procs"], "j"))
+        meter = CpuMeter.of(bs)  # the load generators' CPU is not counted (they start inside)
         try:
-            before, started = _cpu(bs), time.monotonic()
+            before, started = meter.sample(), time.monotonic()
             joined = await load.start()
             storm_s = time.monotonic() - started
-            after = _cpu(bs)
+            after = meter.sample()
             settle_s = await _settle(bs, poll["id"], joined["joined"])
             rows, claims = await _stored(bs, poll["id"])
         finally:
@@ -105,7 +98,14 @@ async def run(quick: bool) -> dict[str, Any]:
         "joins_per_s": round(count / joined["seconds"], 1) if joined["seconds"] else None,
         "join_latency": summarize_ms(joined["join_latency"]),
         "cpu_s_per_1000_joins": {
-            name: round((after[name] - before[name]) / thousands, 3) for name in sorted(after)
+            name: round(max(0.0, after[name] - before[name]) / thousands, 3)
+            for name in sorted(after)
+            if name != "load_generators"
+        },
+        "storm_cpu_share_of_one_core": {
+            name: round(max(0.0, after[name] - before[name]) / storm_s, 2)
+            for name in sorted(after)
+            if name != "load_generators"
         },
     }
     return {"settings": cfg, "figures": figures, "checks": checks}
