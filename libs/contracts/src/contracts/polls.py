@@ -55,6 +55,7 @@ PollEventName = Literal[
     "question_edited",
     "question_deleted",
     "question_moved",
+    "deleted",  # the host deleted the poll: each owner of a table removes its rows
 ]
 ClosedBy = Literal["host", "timer"]
 
@@ -140,10 +141,11 @@ class PollEvent(Contract):
 
     Version 2 adds the run of questions to `poll` and names the question the event is about
     (`qid`; None for a poll-wide event such as `created`) and who closed it (`closed_by`).
+    Version 3 adds the `deleted` event (the host deleted the poll; each owner removes its rows).
     """
 
     CONTRACT: ClassVar[str] = "zephyr.poll_event"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
 
     event_id: UUID
     event: PollEventName

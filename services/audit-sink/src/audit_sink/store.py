@@ -1,8 +1,15 @@
-"""audit_log writes: one INSERT of a whole batch through UNNEST arrays, idempotent by event id."""
+"""audit_log writes: one INSERT of a whole batch through UNNEST arrays, idempotent by event id.
+
+A `poll.deleted` record (a host deleted the poll; it names the poll in `data.deleted_poll_id`
+and has no `poll_id` itself) deletes the poll's other events once it is stored: the record is
+all the log keeps of it. Events of the poll that arrive later still are removed by retention.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from uuid import UUID
 
 import asyncpg
 
@@ -25,6 +32,21 @@ FROM unnest(
        correlation_id, client_ip, data)
 ON CONFLICT (event_id) DO NOTHING
 """
+
+PURGE_POLLS = "DELETE FROM audit_log WHERE poll_id = ANY($1::uuid[])"
+
+
+def _deleted_polls(rows: Sequence[AuditRow]) -> list[UUID]:
+    out = []
+    for row in rows:
+        if row.kind != "poll.deleted":
+            continue
+        try:
+            out.append(UUID(str(json.loads(row.data).get("deleted_poll_id"))))
+        except (ValueError, AttributeError):
+            continue  # a malformed record deletes nothing
+    return out
+
 
 # Errors that come back every time for the same rows; anything else (connection lost, server
 # shutting down, deadlock, timeout) may pass and is retried.
@@ -85,5 +107,16 @@ class AuditStore:
             status = await self.pool.execute(INSERT_ROWS, *columns)
         except _DETERMINISTIC as exc:
             raise UnstorableRows(f"{type(exc).__name__}: {exc}") from exc
+        deleted_polls = _deleted_polls(unique)
+        if deleted_polls:
+            await self.purge_polls(deleted_polls)
         # The status is "INSERT 0 <rows>".
+        return int(status.rsplit(" ", 1)[1])
+
+    async def purge_polls(self, polls: list[UUID]) -> int:
+        """Delete every event about these polls (the append-only trigger lets this one
+        transaction through); returns how many."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL zephyr.audit_retention = 'on'")
+            status = await conn.execute(PURGE_POLLS, polls)
         return int(status.rsplit(" ", 1)[1])

@@ -102,6 +102,7 @@ AUDIT_KIND_OF: dict[PollEventName, str] = {
     "question_edited": "question.edited",
     "question_deleted": "question.deleted",
     "question_moved": "question.moved",
+    "deleted": "poll.deleted",
 }
 
 

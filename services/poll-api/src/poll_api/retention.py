@@ -48,7 +48,7 @@ class PollRetentionReport:
     redis_keys: int = 0
 
 
-async def _forget_cached(
+async def forget_cached(
     redis: aioredis.Redis, keys: RedisKeys, deleted: list[tuple[UUID, str, int]]
 ) -> int:
     names = [
@@ -88,7 +88,7 @@ async def delete_expired_polls(
             report.polls += len(rows)
             if rows and redis is not None and keys is not None:
                 try:
-                    report.redis_keys += await _forget_cached(
+                    report.redis_keys += await forget_cached(
                         redis, keys, [(r["id"], r["room_code"], r["next_qid"]) for r in rows]
                     )
                 except (RedisError, OSError) as exc:  # a cache: stale keys only cost memory

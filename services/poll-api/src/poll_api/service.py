@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from redis.exceptions import RedisError
@@ -76,17 +77,38 @@ async def create_poll(
     ctx: AppContext, session: AsyncSession, data: PollCreate, caller: Caller
 ) -> tuple[PollRun, str]:
     """Create a poll of draft questions; returns it with the host token (stored only hashed)."""
-    specs = question_specs(data)
+    return await insert_run(
+        ctx,
+        session,
+        question_specs(data),
+        title=data.title,
+        settings=data.settings.model_dump(),
+        expires_in_days=data.expires_in_days or ctx.settings.default_expiry_days,
+        caller=caller,
+    )
+
+
+async def insert_run(
+    ctx: AppContext,
+    session: AsyncSession,
+    specs: list[QuestionSpec],
+    *,
+    title: str | None,
+    settings: dict[str, Any],
+    expires_in_days: int,
+    caller: Caller,
+) -> tuple[PollRun, str]:
+    """A new poll of these draft questions, owned by the caller's account if signed in."""
     token = host_tokens.new_host_token()
     now = utcnow()
     async with session.begin():
         run = await crud.insert_poll(
             session,
             specs,
-            title=data.title,
-            settings=data.settings.model_dump(),
+            title=title,
+            settings=settings,
             host_token_hash=host_tokens.hash_token(token),
-            expires_in_days=data.expires_in_days or ctx.settings.default_expiry_days,
+            expires_in_days=expires_in_days,
             now=now,
             owner_id=caller.account_id,
         )

@@ -39,6 +39,7 @@ from vote_worker.metrics import MESSAGES_ACKED, counting_db_errors
 from vote_worker.participants import upsert_participant
 from vote_worker.poison import Delivered, InvalidBody, correlation_id_of, parse_body, reject_poison
 from vote_worker.publish import Outbound
+from vote_worker.retention import delete_rows_of
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.steps import retry_step
 from zephyr_runtime import opsmetrics as ops
@@ -102,6 +103,12 @@ class Consumer:
             await upsert_participant(self.pool, joined)
 
     async def _poll_event(self, event: PollEvent, correlation_id: str) -> None:
+        if event.event == "deleted":
+            with counting_db_errors():
+                async with self.pool.acquire() as conn:
+                    deleted = await delete_rows_of(conn, [event.poll.id])
+            log.info("deleted a poll's rows", extra={"poll_id": str(event.poll.id), **deleted})
+            return
         if event.event in TALLY_EVENTS:
             await self.refresh_tally(event.poll.id, event.qid, correlation_id)
         if self.score_quiz is not None:

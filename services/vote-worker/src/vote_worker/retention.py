@@ -1,8 +1,10 @@
 """`python -m vote_worker retention`: delete the rows of polls that no longer exist.
 
-poll-api's retention deletes expired polls; vote-worker owns `participants`, `ballots`, `votes`,
-`tallies` and the quiz scores (`quiz_points`, `quiz_scores`, `quiz_boards`) and removes their
-rows for those polls here (only the owner writes its tables).
+poll-api's retention deletes expired polls (and a host may delete one: vote-worker then
+deletes its rows at once, on the `deleted` poll event, with `delete_rows_of`); vote-worker
+owns `participants`, `ballots`, `votes`, `tallies` and the quiz scores (`quiz_points`,
+`quiz_scores`, `quiz_boards`) and removes their rows for those polls here (only the owner
+writes its tables).
 Each batch of polls is one transaction that locks their `tallies` rows first (one per question),
 in (poll_id, qid) order like the flusher does, so it never deadlocks with a flush.
 """
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import asyncpg
 
@@ -49,6 +52,22 @@ class WorkerRetentionReport:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
 
 
+async def delete_rows_of(conn: asyncpg.Connection, polls: list[UUID]) -> dict[str, int]:
+    """Delete every row of these polls in vote-worker's tables, in one transaction that locks
+    their tally rows first (as a flush does); the rows deleted per table."""
+    deleted = {}
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT 1 FROM tallies WHERE poll_id = ANY($1::uuid[])"
+            " ORDER BY poll_id, qid FOR UPDATE",
+            polls,
+        )
+        for table in TABLES:
+            status = await conn.execute(_DELETES[table], polls)
+            deleted[table] = int(status.rsplit(" ", 1)[1])
+    return deleted
+
+
 async def delete_orphaned_rows(
     conn: asyncpg.Connection, *, batch_size: int = 200
 ) -> WorkerRetentionReport:
@@ -57,15 +76,8 @@ async def delete_orphaned_rows(
         polls = [row["poll_id"] for row in await conn.fetch(ORPHAN_POLLS, batch_size)]
         if not polls:
             return report
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT 1 FROM tallies WHERE poll_id = ANY($1::uuid[])"
-                " ORDER BY poll_id, qid FOR UPDATE",
-                polls,
-            )
-            for table in TABLES:
-                status = await conn.execute(_DELETES[table], polls)
-                report.rows[table] += int(status.rsplit(" ", 1)[1])
+        for table, rows in (await delete_rows_of(conn, polls)).items():
+            report.rows[table] += rows
         report.polls += len(polls)
         if len(polls) < batch_size:
             return report

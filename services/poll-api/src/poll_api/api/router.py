@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from poll_api.api.routes import auth, health, join, leaderboard, pages, polls, questions, results
+from poll_api.api.routes import (
+    auth,
+    health,
+    join,
+    leaderboard,
+    manage,
+    pages,
+    polls,
+    questions,
+    results,
+)
 
 api_router = APIRouter()
 api_router.include_router(polls.router)
@@ -12,6 +22,7 @@ api_router.include_router(questions.router)
 api_router.include_router(results.router)
 api_router.include_router(leaderboard.router)
 api_router.include_router(auth.router)
+api_router.include_router(manage.router)
 api_router.include_router(health.router)
 api_router.include_router(join.router)
 api_router.include_router(pages.router)
