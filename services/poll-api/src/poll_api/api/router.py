@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from poll_api.api.routes import (
     auth,
+    exports,
     health,
     join,
     leaderboard,
@@ -23,6 +24,7 @@ api_router.include_router(results.router)
 api_router.include_router(leaderboard.router)
 api_router.include_router(auth.router)
 api_router.include_router(manage.router)
+api_router.include_router(exports.router)
 api_router.include_router(health.router)
 api_router.include_router(join.router)
 api_router.include_router(pages.router)
