@@ -26,7 +26,7 @@ from poll_api.context import AppContext
 from poll_api.errors import HostAuthFailed
 from poll_api.retention import forget_cached
 from poll_api.run import PollRun
-from poll_api.service import Caller, authorize_host, insert_run, record_auth_failure
+from poll_api.service import Caller, authorize, check_host, insert_run, record_auth_failure
 from poll_api.views import poll_view
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ async def delete_poll(
     async with session.begin():
         poll = await crud.get_poll(session, room_code, for_update=True)
         try:
-            authorize_host(poll, caller)
+            await authorize(session, poll, caller)
         except HostAuthFailed as exc:
             failure = exc
         else:
@@ -97,11 +97,7 @@ async def duplicate_poll(
     host of the original; it belongs to the caller's account when signed in."""
     async with session.begin():
         run = await crud.get_run(session, room_code)
-    try:
-        authorize_host(run.poll, caller)
-    except HostAuthFailed as exc:
-        await record_auth_failure(session, run.poll, caller, exc, action="duplicate")
-        raise
+    await check_host(session, run.poll, caller, "duplicate")
     specs = [parse_stored_question(q.spec) for q in run.questions]
     return await insert_run(
         ctx,

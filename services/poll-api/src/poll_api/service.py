@@ -21,7 +21,7 @@ from contracts import utcnow
 from contracts.polls import PollView
 from contracts.questions import Question as QuestionSpec
 from contracts.questions import from_shorthand
-from poll_api import crud, host_tokens, outbox
+from poll_api import crud, host_links, host_tokens, outbox
 from poll_api.changes import Changes
 from poll_api.context import AppContext
 from poll_api.crud import TallyRow
@@ -151,7 +151,7 @@ async def change_poll(
     async with session.begin():
         poll = await crud.get_poll(session, room_code, for_update=True)
         try:
-            authorize_host(poll, caller)
+            await authorize(session, poll, caller)
         except HostAuthFailed as exc:
             failure = exc
         else:
@@ -203,10 +203,30 @@ def authorize_host(poll: Poll, caller: Caller) -> None:
         raise HostAuthFailed(403, "the host token does not match this poll")
 
 
-async def check_host(session: AsyncSession, poll: Poll, caller: Caller, action: str) -> None:
-    """authorize_host, recording a refusal (raised after it is committed)."""
+async def authorize(session: AsyncSession, poll: Poll, caller: Caller) -> None:
+    """authorize_host, or a live host link of the poll (poll_api.host_links), which needs a
+    read: in the session's transaction, or in one of its own."""
     try:
         authorize_host(poll, caller)
+    except HostAuthFailed as exc:
+        token = caller.bearer_token
+        if exc.status_code != 403 or token is None or not host_links.looks_like_link(token):
+            raise
+        if session.in_transaction():
+            found = await host_links.link_matches(session, poll.id, token)
+        else:
+            async with session.begin():
+                found = await host_links.link_matches(session, poll.id, token)
+        if not found:
+            raise HostAuthFailed(
+                403, "this host link does not control this poll (revoked?)"
+            ) from None
+
+
+async def check_host(session: AsyncSession, poll: Poll, caller: Caller, action: str) -> None:
+    """authorize, recording a refusal (raised after it is committed)."""
+    try:
+        await authorize(session, poll, caller)
     except HostAuthFailed as exc:
         await record_auth_failure(session, poll, caller, exc, action=action)
         raise

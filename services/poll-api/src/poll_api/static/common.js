@@ -19,11 +19,27 @@ export function roomFromPath() {
 // The host token lives in sessionStorage only: it dies with the tab, never sits on the disk
 // profile, and is sent only in the Authorization header (never in a URL).
 export function tokenFor(room) {
+  const fromLink = keyFromLink();
+  if (fromLink) {
+    saveToken(room, fromLink);
+    return fromLink;
+  }
   try {
     return window.sessionStorage.getItem(TOKEN_PREFIX + room);
   } catch (e) {
     return null;
   }
+}
+
+// A host link (`/host/ROOM#key=hl-…`): take the key and wipe it from the address bar and the
+// history, so it is not shared by a screenshot or a copied URL.
+function keyFromLink() {
+  const match = window.location.hash.match(/^#key=(hl-[A-Za-z0-9_-]{16,200})$/);
+  if (!match) {
+    return null;
+  }
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  return match[1];
 }
 
 export function saveToken(room, token) {

@@ -19,6 +19,7 @@ import {
   settingsText,
   tokenFor,
 } from "./common.js";
+import { startHostLinks } from "./host_links.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
 
 const REFRESH_MS = 1000;
@@ -653,6 +654,7 @@ async function startConsole(room, token, joinUrl, poll) {
   }
   setUrlText(ui.joinLink, joinUrl || "(no public join URL is configured)");
   ui.joinLink.href = joinUrl || "#";
+  startHostLinks(room, token);
 }
 
 async function refresh() {
@@ -1197,6 +1199,7 @@ function init() {
   ui.appendForm.addEventListener("submit", onAppend);
   ui.downloadCsv.addEventListener("click", () => downloadCsv("results"));
   ui.downloadBoard.addEventListener("click", () => downloadCsv("leaderboard"));
+  $("download-participants").addEventListener("click", () => downloadCsv("participants"));
   for (const button of ui.actions) {
     button.addEventListener("click", () => runCurrentAction(button.dataset.action));
   }

@@ -62,7 +62,7 @@ async def _read(
         revealed = 0 <= index < len(run.questions) and run.questions[index].revealed
     is_host = True
     try:
-        service.authorize_host(run.poll, caller)
+        await service.authorize(session, run.poll, caller)
     except HostAuthFailed as exc:
         if not revealed:
             await service.record_auth_failure(session, run.poll, caller, exc, action="results")
