@@ -102,7 +102,8 @@ async def test_relay_publishes_events_and_live_state(
         row = rows[str(message.message_id)]
         assert message.type == row["message_type"]
         assert message.headers["x-correlation-id"] == row["headers"]["x-correlation-id"]
-        assert message.headers["x-contract-version"] == 2  # PollEvent, PollStateChanged v2
+        versions = {PollEvent.message_type(): PollEvent.VERSION, "zephyr.poll_state_changed.v2": 2}
+        assert message.headers["x-contract-version"] == versions[message.type]
         assert "x-occurred-at" in message.headers
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     opened = next(m for m in messages if orjson.loads(m.body).get("event") == "opened")

@@ -11,12 +11,18 @@ from tests.poll_api.utils import bearer, create_poll
 
 # Path parameters of host routes, filled in for the sweep below, and valid bodies (a body
 # that fails validation is a 422 before anyone is asked who they are).
-PARAMS = {"n": "0", "index": "0", "item": "00000000-0000-0000-0000-000000000000"}
+PARAMS = {
+    "n": "0",
+    "index": "0",
+    "item": "00000000-0000-0000-0000-000000000000",
+    "link_id": "00000000-0000-0000-0000-000000000000",
+}
 QUESTION = {"kind": "single", "prompt": "Another?", "options": ["a", "b"]}
 BODIES = {
     "/api/polls/{room_code}/questions": QUESTION,
     "/api/polls/{room_code}/questions/{index}": QUESTION,
     "/api/polls/{room_code}/questions/{index}/move": {"to": 0},
+    "/api/polls/{room_code}/host-links": {},
 }
 
 
