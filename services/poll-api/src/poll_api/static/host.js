@@ -19,6 +19,7 @@ import {
   settingsText,
   tokenFor,
 } from "./common.js";
+import { accountToken, onAccountToken, showAccount } from "./host_account.js";
 import { startHostLinks } from "./host_links.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
 
@@ -546,6 +547,7 @@ function onDraftTool(event) {
 // ---- create -------------------------------------------------------------------------------
 
 function showCreate() {
+  showAccount();
   ui.createView.hidden = false;
   ui.tokenView.hidden = true;
   ui.consoleView.hidden = true;
@@ -581,7 +583,8 @@ async function onCreate(event) {
   }
   ui.createButton.disabled = true;
   ui.createError.textContent = "";
-  const result = await api("/api/polls", { method: "POST", body });
+  // Signed in: the poll belongs to the account (its host token works as well).
+  const result = await api("/api/polls", { method: "POST", body, token: accountToken() });
   ui.createButton.disabled = false;
   if (!result.ok) {
     ui.createError.textContent = "Not created: " + describeError(result);
@@ -746,6 +749,9 @@ function questions() {
 }
 
 function currentQuestion() {
+  if (!state.poll) {
+    return null; // not loaded yet (a console opened by its link): nothing to act on
+  }
   const run = questions();
   const current = Number.isInteger(state.poll.current) ? state.poll.current : 0;
   return run.find((q) => q.index === current) || run[0] || null;
@@ -1223,8 +1229,17 @@ function init() {
     return;
   }
   state.room = room;
-  const token = tokenFor(room);
+  const hostToken = tokenFor(room);
+  const token = hostToken || accountToken();
   if (token) {
+    if (!hostToken) {
+      // The account's own poll: the console follows the access token as it is renewed.
+      onAccountToken((renewed) => {
+        if (renewed && state.room === room) {
+          state.token = renewed;
+        }
+      });
+    }
     startConsole(room, token, null, null);
   } else {
     showTokenForm(room);

@@ -25,6 +25,7 @@ ASSETS = {
     "common.js": "text/javascript; charset=utf-8",
     "host.js": "text/javascript; charset=utf-8",
     "host_links.js": "text/javascript; charset=utf-8",
+    "host_account.js": "text/javascript; charset=utf-8",
     "present.js": "text/javascript; charset=utf-8",
     "quiz.js": "text/javascript; charset=utf-8",
     "host.css": "text/css; charset=utf-8",
