@@ -21,6 +21,7 @@ import {
 } from "./common.js";
 import { startHostLinks } from "./host_links.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
+import { refreshWords } from "./host_words.js";
 
 const REFRESH_MS = 1000;
 const TICK_MS = 250;
@@ -65,6 +66,7 @@ const ui = {
   actionNote: $("action-note"),
   bars: $("bars"),
   summary: $("aggregate-summary"),
+  words: $("words-panel"),
   list: $("question-list"),
   appendBox: $("append-box"),
   appendForm: $("append-form"),
@@ -695,6 +697,7 @@ async function refresh() {
   state.results = resultsByQid(resultsResult.data, questionsOf(state.poll));
   render();
   await refreshBoard(room);
+  await refreshWords(ui.words, room, state.token, currentQuestion()); // host_words.js
 }
 
 /**
