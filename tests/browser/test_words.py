@@ -1,0 +1,138 @@
+"""A word cloud filled by three phones: the presenter view draws it (size by count), the host
+console lists the words, a banned one is withheld everywhere, and a word the host hides
+disappears from the presenter view and the phones. Text is only ever text: an entry that
+looks like markup is shown as typed and no element comes of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.pages import PROJECTOR, join, new_page, screenshot, watch
+from tests.support.host import bearer
+from tests.support.procs import Stack
+
+pytestmark = pytest.mark.browser
+
+PROMPT = "One word for this week?"
+CLOUD: dict[str, Any] = {
+    "kind": "wordcloud",
+    "prompt": PROMPT,
+    "max_entries": 3,
+    "banned_words": ["boring"],
+}
+# Three spellings of one word: the label is the most frequent one (a tie: code point order).
+ENTRIES = {
+    "Ann": ["Python", "Rust", "coffee"],
+    "Bo": ["python!", "Go", "coffee"],
+    "Cy": ["PYTHON", "Boring", "&lt;b&gt;hi"],
+}
+
+
+async def send_words(phone: Page, words: list[str]) -> None:
+    """Type the entries into the word fields, send, wait for the acceptance."""
+    fields = phone.locator("#options .word-entry")
+    await expect(fields).to_have_count(3)
+    for position, word in enumerate(words):
+        await fields.nth(position).fill(word)
+    await phone.get_by_role("button", name="Send my words").click()
+    await expect(phone.locator("#vote-note")).to_contain_text("Your answer is counted")
+
+
+def cloud_word(presenter: Page, text: str) -> Any:
+    return presenter.locator("#present-cloud .cloud-word", has_text=text)
+
+
+async def test_three_phones_fill_a_word_cloud_and_the_host_hides_a_word(
+    stack: Stack, browser: Browser
+) -> None:
+    api_url = stack["poll_api"].url
+    async with httpx.AsyncClient(base_url=api_url, timeout=15) as http:
+        created = await http.post("/api/polls", json={"title": "Retro", "questions": [CLOUD]})
+        assert created.status_code == 201, created.text
+        room, token = created.json()["room_code"], created.json()["host_token"]
+        opened = await http.post(f"/api/polls/{room}/open", headers=bearer(token))
+        assert opened.status_code == 200, opened.text
+
+    host = await new_page(browser, PROJECTOR)
+    # The host's tab holds the token (as after creating the poll in the console).
+    await host.context.add_init_script(f"sessionStorage.setItem('zephyr.host.{room}', '{token}')")
+    await host.page.goto(f"{api_url}/host/{room}")
+    console = host.page
+    presenter = watch(await host.context.new_page(), host.context)
+    presenter_page = presenter.page
+    await presenter_page.goto(f"{api_url}/host/{room}/present")
+    await expect(presenter_page.locator("#present-question")).to_have_text(PROMPT)
+
+    phones = {}
+    for nickname, words in ENTRIES.items():
+        phone = await new_page(browser)
+        await join(phone.page, f"{stack['ws_gateway'].url}/{room}", nickname)
+        await expect(phone.page.locator("#question")).to_have_text(PROMPT)
+        await send_words(phone.page, words)
+        phones[nickname] = phone
+    await expect(phones["Ann"].page.locator("#my-answer")).to_have_text(
+        "Your answer: Python, Rust, coffee"
+    )
+
+    # The presenter view draws the cloud: "PYTHON" (3 people) bigger than "Rust" (1).
+    python = cloud_word(presenter_page, "PYTHON")
+    await expect(python).to_have_attribute("data-count", "3")
+    await expect(cloud_word(presenter_page, "coffee")).to_have_attribute("data-count", "2")
+    await expect(presenter_page.locator("#present-cloud .cloud-word")).to_have_count(5)
+    await expect(presenter_page.locator("#bars")).to_be_hidden()
+    big = await python.evaluate("n => parseFloat(getComputedStyle(n).fontSize)")
+    small = await cloud_word(presenter_page, "Rust").evaluate(
+        "n => parseFloat(getComputedStyle(n).fontSize)"
+    )
+    assert big > 1.5 * small, (big, small)
+    # The banned word is on no screen; the markup-looking entry is text, not an element.
+    await expect(cloud_word(presenter_page, "Boring")).to_have_count(0)
+    await expect(cloud_word(presenter_page, "&lt;b&gt;hi")).to_have_count(1)
+    assert await presenter_page.locator("#present-cloud b").count() == 0
+    for phone in phones.values():
+        await expect(phone.page.locator("#bars .bar-label").first).to_have_text("PYTHON")
+        await expect(phone.page.locator("#bars")).not_to_contain_text("Boring")
+
+    # Stable placement: a new answer moves no word that still fits where it was.
+    before = await presenter_page.locator("#present-cloud .cloud-word").evaluate_all(
+        "ns => ns.map(n => [n.textContent, n.style.left, n.style.top])"
+    )
+    extra = await new_page(browser)
+    await join(extra.page, f"{stack['ws_gateway'].url}/{room}", "Di")
+    await send_words(extra.page, ["Zig"])
+    await expect(cloud_word(presenter_page, "Zig")).to_have_count(1)
+    after = await presenter_page.locator("#present-cloud .cloud-word").evaluate_all(
+        "ns => ns.map(n => [n.textContent, n.style.left, n.style.top])"
+    )
+    assert [w for w in after if w[0] != "Zig"] == before
+
+    # The console lists the words: shown ones with Hide, the withheld one with why and Show.
+    panel = console.locator("#words-panel")
+    await expect(panel).to_be_visible()
+    await expect(panel.get_by_role("button", name="Hide PYTHON")).to_be_visible()
+    await expect(panel.locator("li", has_text="Boring")).to_contain_text("a banned word")
+    await expect(panel.get_by_role("button", name="Show Boring")).to_be_visible()
+    await screenshot(presenter_page, "presenter-wordcloud.png")
+    await screenshot(phones["Bo"].page, "participant-wordcloud.png", full_page=True)
+    await screenshot(console, "host-console-words.png", full_page=True)
+
+    # The host hides a word: it leaves the presenter view and every phone.
+    await panel.get_by_role("button", name="Hide PYTHON").click()
+    await expect(panel.locator(".word-status")).to_have_text("Hidden: PYTHON")
+    await expect(cloud_word(presenter_page, "PYTHON")).to_have_count(0)
+    await expect(presenter_page.locator("#present-cloud .cloud-word")).to_have_count(5)
+    for phone in phones.values():
+        await expect(phone.page.locator("#bars")).not_to_contain_text("PYTHON")
+    await expect(panel.locator("li", has_text="PYTHON")).to_contain_text("hidden by you")
+    await screenshot(presenter_page, "presenter-wordcloud-hidden.png")
+
+    # Shown again, with its count.
+    await panel.get_by_role("button", name="Show PYTHON").click()
+    await expect(cloud_word(presenter_page, "PYTHON")).to_have_attribute("data-count", "3")
+
+    for watched in (host, presenter, *phones.values(), extra):
+        watched.assert_clean()
