@@ -51,9 +51,9 @@ def entries(rng: random.Random, i: int) -> list[str]:
     words = rng.sample(sorted(SPELLINGS), rng.randint(1, 3))
     picked = [rng.choice(SPELLINGS[w]) for w in words]
     if i % 7 == 0:
-        picked[-1] = rng.choice(BANNED)
+        picked[-1] = BANNED[(i // 7) % 2]
     elif i % 11 == 0:
-        picked[-1] = rng.choice(PROFANE)
+        picked[-1] = PROFANE[(i // 11) % 2]
     if i % 5 == 0 and len(picked) < 3:
         picked.append(picked[0].upper())  # a duplicate in another spelling counts once
     return picked
@@ -224,6 +224,8 @@ async def test_two_hundred_participants_fill_a_moderated_word_cloud(
     await asyncio.gather(*(p.close() for p in [*people, newcomer]))
 
 
+# (entry, a word of the rule): each is `invalid_answer`; an entry past the frame's own bound
+# (100 characters) is already `invalid_frame`.
 ATTACKS: list[tuple[str, str]] = [
     ("<b>bold</b>", "markup"),
     ("<script>alert(1)</script>", "markup"),
@@ -237,7 +239,7 @@ ATTACKS: list[tuple[str, str]] = [
     ("soft\u00adhyphen", "control"),
     ("\ufeffbom", "control"),
     ("x" * 26, "25 characters"),
-    ("x" * 500, "25 characters"),
+    ("x" * 500, "at most 100 characters"),
     ("one two three four", "3 words"),
     ("...", "must contain a word"),
 ]
@@ -266,7 +268,8 @@ async def test_attacks_on_word_entries_are_refused_and_store_nothing(
         await p.join()
     for n, (payload, rule) in enumerate(ATTACKS):
         refused = await attacker.answer({"words": ["fine", payload]})
-        assert (refused["type"], refused["code"]) == ("error", "invalid_answer"), (payload, refused)
+        code = "invalid_frame" if len(payload) > 100 else "invalid_answer"
+        assert (refused["type"], refused["code"]) == ("error", code), (payload, refused)
         assert rule in refused["message"], (payload, refused)
         # Others are unaffected: the bystander's answer goes through between two attacks.
         ok = await bystander.answer({"words": [f"calm{n % 3}"]})
