@@ -28,7 +28,7 @@ CLOUD: dict[str, Any] = {
 ENTRIES = {
     "Ann": ["Python", "Rust", "coffee"],
     "Bo": ["python!", "Go", "coffee"],
-    "Cy": ["PYTHON", "Boring", "&lt;b&gt;hi"],
+    "Cy": ["PYTHON", "Boring", "x&lt;b&gt;y"],
 }
 
 
@@ -88,10 +88,10 @@ async def test_three_phones_fill_a_word_cloud_and_the_host_hides_a_word(
     small = await cloud_word(presenter_page, "Rust").evaluate(
         "n => parseFloat(getComputedStyle(n).fontSize)"
     )
-    assert big > 1.5 * small, (big, small)
+    assert big > 1.4 * small, (big, small)  # square-root scale: 3 times the count, 1.5 the size
     # The banned word is on no screen; the markup-looking entry is text, not an element.
     await expect(cloud_word(presenter_page, "Boring")).to_have_count(0)
-    await expect(cloud_word(presenter_page, "&lt;b&gt;hi")).to_have_count(1)
+    await expect(cloud_word(presenter_page, "x&lt;b&gt;y")).to_have_count(1)
     assert await presenter_page.locator("#present-cloud b").count() == 0
     for phone in phones.values():
         await expect(phone.page.locator("#bars .bar-label").first).to_have_text("PYTHON")

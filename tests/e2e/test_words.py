@@ -297,4 +297,3 @@ async def test_attacks_on_word_entries_are_refused_and_store_nothing(
         assert marker not in text, marker
     await attacker.close()
     await bystander.close()
-    await big.close()

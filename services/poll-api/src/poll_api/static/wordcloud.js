@@ -9,7 +9,7 @@
 
 const PALETTE = 6; // .cloud-word.c0 … c5 in host.css: high-contrast colours for a projector
 const SPIRAL_STEPS = 1800;
-const GAP = 6; // px between two words
+const GAP = 10; // px between two words
 
 /** A small stable hash of a word, for its colour and where its search for a place starts. */
 export function hashOf(text) {
