@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import random
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -88,7 +90,19 @@ async def _cloud(db: str, poll_id: str) -> QuestionTruth:
 
 
 async def _converged(db: str, poll_id: str, people: list[Participant]) -> QuestionTruth:
-    """Wait until the stored tally equals its recomputation and every screen shows it."""
+    """Wait until every acknowledged answer is stored, the stored tally equals its
+    recomputation, and every screen shows it."""
+    acked = {str(f["vote_id"]) for p in people for f in p.accepted}
+
+    async def stored() -> bool:
+        conn = await asyncpg.connect(db, timeout=10)
+        try:
+            rows = await conn.fetch("SELECT vote_id FROM ballots WHERE poll_id = $1", UUID(poll_id))
+        finally:
+            await conn.close()
+        return acked <= {str(r["vote_id"]) for r in rows}
+
+    await eventually(stored, timeout=60)
 
     async def check() -> QuestionTruth:
         cloud = await _cloud(db, poll_id)
