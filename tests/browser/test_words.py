@@ -11,7 +11,17 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.pages import PROJECTOR, join, new_page, screenshot, watch
+from tests.browser.pages import (
+    PROJECTOR,
+    created_room,
+    draft,
+    fill_draft,
+    host_token,
+    join,
+    new_page,
+    screenshot,
+    watch,
+)
 from tests.support.host import bearer
 from tests.support.procs import Stack
 
@@ -50,21 +60,34 @@ async def test_three_phones_fill_a_word_cloud_and_the_host_hides_a_word(
     stack: Stack, browser: Browser
 ) -> None:
     api_url = stack["poll_api"].url
-    async with httpx.AsyncClient(base_url=api_url, timeout=15) as http:
-        created = await http.post("/api/polls", json={"title": "Retro", "questions": [CLOUD]})
-        assert created.status_code == 201, created.text
-        room, token = created.json()["room_code"], created.json()["host_token"]
-        opened = await http.post(f"/api/polls/{room}/open", headers=bearer(token))
-        assert opened.status_code == 200, opened.text
-
     host = await new_page(browser, PROJECTOR)
-    # The host's tab holds the token (as after creating the poll in the console).
-    await host.context.add_init_script(f"sessionStorage.setItem('zephyr.host.{room}', '{token}')")
-    await host.page.goto(f"{api_url}/host/{room}")
     console = host.page
-    presenter = watch(await host.context.new_page(), host.context)
+    # The host creates the word cloud in the console's form.
+    await console.goto(f"{api_url}/host")
+    await fill_draft(console, 0, CLOUD)
+    editor = draft(console, 0)
+    await editor.locator("input[data-field=max_entries]").fill(str(CLOUD["max_entries"]))
+    await expect(editor.locator("input[data-field=profanity_filter]")).to_be_checked()
+    await editor.locator("textarea[data-field=banned_words]").fill("\n".join(CLOUD["banned_words"]))
+    await console.get_by_role("button", name="Create the poll").click()
+    room = await created_room(console)
+    await expect(console.locator("#poll-settings")).to_have_text("up to 3 entries")
+    token = await host_token(console, room)
+    async with httpx.AsyncClient(base_url=api_url, timeout=15) as http:
+        stored = await http.get(f"/api/polls/{room}/questions", headers=bearer(token))
+        spec = stored.json()["questions"][0]["spec"]
+        assert (spec["max_entries"], spec["profanity_filter"], spec["banned_words"]) == (
+            3,
+            True,
+            ["boring"],
+        )
+    await console.get_by_role("button", name="Open voting").click()
+    await expect(console.locator("#poll-status")).to_have_text("Voting is open")
+    async with console.expect_popup() as popup_info:
+        await console.get_by_role("link", name="Open the presenter view").click()
+    presenter = watch(await popup_info.value, host.context)
     presenter_page = presenter.page
-    await presenter_page.goto(f"{api_url}/host/{room}/present")
+    await presenter_page.set_viewport_size(PROJECTOR)
     await expect(presenter_page.locator("#present-question")).to_have_text(PROMPT)
 
     phones = {}

@@ -228,6 +228,11 @@ export function settingsText(spec) {
         (spec.multiple || (Array.isArray(spec.correct) && spec.correct.length > 1) ? ", several correct" : "") +
         (Number.isInteger(spec.points) ? " · " + spec.points + " points" : "");
       break;
+    case "wordcloud": {
+      const n = Number.isInteger(spec.max_entries) ? spec.max_entries : 3;
+      text = "up to " + plural(n, "entry", "entries");
+      break;
+    }
     default:
       text = "";
   }

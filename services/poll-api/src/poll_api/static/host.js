@@ -21,7 +21,7 @@ import {
 } from "./common.js";
 import { startHostLinks } from "./host_links.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
-import { refreshWords } from "./host_words.js";
+import { refreshWords, wordcloudSettings } from "./host_words.js";
 
 const REFRESH_MS = 1000;
 const TICK_MS = 250;
@@ -30,7 +30,7 @@ const MIN_OPTIONS = 2;
 const MAX_OPTIONS = 20;
 const MAX_RANKING_OPTIONS = 10;
 const MAX_QUESTIONS = 50;
-const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking", "quiz"];
+const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking", "wordcloud", "quiz"];
 const QUIZ_POINTS = [1000, 2000, 0];
 const WITH_OPTIONS = ["single", "multiple", "ranking", "quiz"];
 const SHORT_STATUS = { draft: "Draft", open: "Open", closed: "Closed" };
@@ -288,6 +288,10 @@ function makeDraft(spec, { tools = false } = {}) {
   field(quizBox, id + "-points", "Points for a correct answer", points, "Less the slower the answer: half of it at the last second.");
   box.append(quizBox);
 
+  // Word cloud: entries, the profanity filter, banned words (host_words.js).
+  const words = wordcloudSettings(id, spec && spec.kind === "wordcloud" ? spec : null, field);
+  box.append(words.box);
+
   const timeBox = el("div", "settings-grid");
   const timeLimit = field(
     timeBox,
@@ -322,6 +326,7 @@ function makeDraft(spec, { tools = false } = {}) {
     optionsBox.hidden = !WITH_OPTIONS.includes(k);
     multipleBox.hidden = k !== "multiple";
     quizBox.hidden = k !== "quiz";
+    words.box.hidden = k !== "wordcloud";
     timeLabel.textContent = k === "quiz" ? "Time limit in seconds" : "Time limit in seconds (optional)";
     ratingBox.hidden = k !== "rating";
     rankingBox.hidden = k !== "ranking";
@@ -462,6 +467,9 @@ function makeDraft(spec, { tools = false } = {}) {
       if (maxLabel.value.trim()) {
         out.max_label = maxLabel.value.trim();
       }
+    }
+    if (k === "wordcloud") {
+      words.read(out, problems);
     }
     if (k === "ranking") {
       const places = intOf(rankCount, "Places to rank", problems);

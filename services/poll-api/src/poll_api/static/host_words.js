@@ -82,3 +82,52 @@ export async function refreshWords(panel, room, token, question) {
     list.append(el("li", "word-reason", "No words yet."));
   }
 }
+
+/**
+ * The word-cloud settings of a question editor (host.js's makeDraft): how many entries, the
+ * profanity filter, the banned words (one per line). `field(box, id, label, control, hint)` is
+ * the editor's labelled-control helper. Returns {box, read(out, problems)}: `read` adds the
+ * settings to the question `out` or a problem to `problems`.
+ */
+export function wordcloudSettings(id, initial, field) {
+  const box = el("div", "settings-grid s-wordcloud");
+  const entries = document.createElement("input");
+  entries.type = "number";
+  entries.inputMode = "numeric";
+  entries.min = "1";
+  entries.max = "10";
+  entries.step = "1";
+  entries.dataset.field = "max_entries";
+  field(box, id + "-max-entries", "Entries per participant", entries, "1 to 10 (3 when empty).");
+  const filter = document.createElement("input");
+  filter.type = "checkbox";
+  filter.dataset.field = "profanity_filter";
+  field(box, id + "-profanity", "Hide profanity", filter, "Profane words are counted but shown on no screen.");
+  const banned = document.createElement("textarea");
+  banned.rows = 3;
+  banned.dataset.field = "banned_words";
+  field(box, id + "-banned", "Banned words (one per line, optional)", banned, "Shown on no screen; you can still show one from the words list.");
+  const spec = initial || {};
+  entries.value = Number.isInteger(spec.max_entries) ? String(spec.max_entries) : "";
+  filter.checked = spec.profanity_filter !== false;
+  banned.value = Array.isArray(spec.banned_words) ? spec.banned_words.join("\n") : "";
+  return {
+    box,
+    read(out, problems) {
+      const raw = entries.value.trim();
+      if (raw !== "") {
+        const value = Number(raw);
+        if (!Number.isInteger(value) || value < 1 || value > 10) {
+          problems.push("entries per participant must be 1 to 10");
+        } else {
+          out.max_entries = value;
+        }
+      }
+      out.profanity_filter = filter.checked;
+      out.banned_words = banned.value
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line.length > 0);
+    },
+  };
+}
