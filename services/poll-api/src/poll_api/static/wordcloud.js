@@ -2,7 +2,8 @@
 // root, so a word twice as popular is not four times the ink), and placement is stable: a word
 // keeps its place while counts change, as long as it still fits there; only a word that grew
 // into a neighbour, or a new word, looks for a place, on a spiral out from the centre. The
-// biggest words are placed first, so the centre holds the most popular ones.
+// biggest words are placed first, so a fresh cloud (a reload) has the most popular ones at the
+// centre; while it is live, stability wins: the early words keep their places as they grow.
 //
 // Words are drawn with textContent and positioned through the CSSOM (no style attribute, no
 // markup): whatever participants typed stays text, under a CSP without 'unsafe-inline'.
