@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -109,12 +109,28 @@ class QuestionTruth:
     answers: dict[str, Any]  # participant id -> contracts.answers answer model
     tally: dict[str, Any] | None  # tallies.aggregate (the tally dict), None without a row
     version: int
+    word_moderation: dict[str, str] = field(default_factory=dict)  # the host's hide/show
+    withheld: list[dict[str, Any]] = field(default_factory=list)  # tallies.withheld
 
     def recomputed(self) -> dict[str, Any]:
-        """The aggregate recomputed from the stored answers (invariant 3)."""
+        """The aggregate recomputed from the stored answers (invariant 3); a word cloud's
+        without the words its moderation withholds (contracts.moderation)."""
         from contracts.aggregates import recompute
+        from vote_worker.words import moderation_of, public_tally
 
-        return dict(recompute(self.spec, self.answers.values()).tally())
+        aggregate = recompute(self.spec, self.answers.values())
+        return public_tally(aggregate, moderation_of(self.spec, self.word_moderation))
+
+    def recomputed_withheld(self) -> list[dict[str, Any]]:
+        """The host's list of withheld words, recomputed from the stored answers."""
+        from contracts.aggregates import recompute
+        from vote_worker.words import moderation_of, withheld_words
+
+        aggregate = recompute(self.spec, self.answers.values())
+        return [
+            dict(w)
+            for w in withheld_words(aggregate, moderation_of(self.spec, self.word_moderation))
+        ]
 
 
 async def read_questions(database_url: str, poll_id: str) -> dict[int, QuestionTruth]:
@@ -125,14 +141,16 @@ async def read_questions(database_url: str, poll_id: str) -> dict[int, QuestionT
     conn = await asyncpg.connect(database_url, timeout=10)
     try:
         questions = await conn.fetch(
-            "SELECT qid, spec, status, epoch FROM questions WHERE poll_id = $1", UUID(poll_id)
+            "SELECT qid, spec, status, epoch, word_moderation FROM questions WHERE poll_id = $1",
+            UUID(poll_id),
         )
         votes = await conn.fetch(
             "SELECT qid, participant_id, answer, epoch FROM votes WHERE poll_id = $1",
             UUID(poll_id),
         )
         tallies = await conn.fetch(
-            "SELECT qid, epoch, aggregate, version FROM tallies WHERE poll_id = $1", UUID(poll_id)
+            "SELECT qid, epoch, aggregate, version, withheld FROM tallies WHERE poll_id = $1",
+            UUID(poll_id),
         )
     finally:
         await conn.close()
@@ -146,6 +164,7 @@ async def read_questions(database_url: str, poll_id: str) -> dict[int, QuestionT
             answers={},
             tally=None,
             version=0,
+            word_moderation=json.loads(q["word_moderation"]),
         )
     for v in votes:
         question = found[v["qid"]]
@@ -157,4 +176,5 @@ async def read_questions(database_url: str, poll_id: str) -> dict[int, QuestionT
         if t["epoch"] == question.epoch:
             question.tally = json.loads(t["aggregate"])
             question.version = t["version"]
+            question.withheld = json.loads(t["withheld"])
     return found

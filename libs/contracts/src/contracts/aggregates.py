@@ -46,6 +46,7 @@ from contracts.answers import (
     SingleAnswer,
     WordcloudAnswer,
 )
+from contracts.moderation import NO_MODERATION, WithheldReason, WordModeration
 from contracts.questions import (
     MultipleQuestion,
     Question,
@@ -60,6 +61,7 @@ from contracts.words import normalise_word, parse_entry
 
 DECIMALS = 2
 DEFAULT_TOP_WORDS = 100
+DEFAULT_WITHHELD_WORDS = 200
 
 CounterKey = tuple[str | int, ...]
 TOTAL: CounterKey = ("total",)
@@ -104,6 +106,15 @@ class RankingTally(TypedDict):
 class WordCount(TypedDict):
     word: str
     count: int
+
+
+class WithheldWord(TypedDict):
+    """A word no screen shows (for the host): its label, key, count and why."""
+
+    word: str
+    key: str
+    count: int
+    reason: WithheldReason
 
 
 class WordcloudTally(TypedDict):
@@ -448,16 +459,40 @@ class WordcloudAggregate(Aggregate[WordcloudQuestion, WordcloudAnswer]):
         spellings = self._spellings[key]
         return min(spellings, key=lambda spelling: (-spellings[spelling], spelling))
 
-    def top(self, n: int = DEFAULT_TOP_WORDS) -> list[WordCount]:
-        """The n most entered words: count descending, then normalised word."""
-        keys = heapq.nsmallest(n, self._words, key=lambda key: (-self._words[key], key))
+    def top(
+        self, n: int = DEFAULT_TOP_WORDS, moderation: WordModeration = NO_MODERATION
+    ) -> list[WordCount]:
+        """The n most entered words that `moderation` lets through: count descending, then
+        normalised word."""
+        shown = (key for key in self._words if not moderation.withholds(key))
+        keys = heapq.nsmallest(n, shown, key=lambda key: (-self._words[key], key))
         return [{"word": self.label(key), "count": self._words[key]} for key in keys]
 
-    def tally(self, top: int = DEFAULT_TOP_WORDS) -> WordcloudTally:
+    def withheld(
+        self, moderation: WordModeration, n: int = DEFAULT_WITHHELD_WORDS
+    ) -> list[WithheldWord]:
+        """The n most entered words that `moderation` withholds, with the reason (the host's
+        list: never sent to a participant)."""
+        held = ((key, moderation.reason(key)) for key in self._words)
+        found = heapq.nsmallest(
+            n,
+            ((key, reason) for key, reason in held if reason is not None),
+            key=lambda item: (-self._words[item[0]], item[0]),
+        )
+        return [
+            {"word": self.label(key), "key": key, "count": self._words[key], "reason": reason}
+            for key, reason in found
+        ]
+
+    def tally(
+        self, top: int = DEFAULT_TOP_WORDS, moderation: WordModeration = NO_MODERATION
+    ) -> WordcloudTally:
+        """What every screen gets. Withheld words are left out of `words` and `distinct`;
+        `total` stays the respondents (a participant whose only word is withheld answered)."""
         return {
             "kind": "wordcloud",
-            "words": self.top(top),
-            "distinct": self.distinct,
+            "words": self.top(top, moderation),
+            "distinct": sum(1 for key in self._words if not moderation.withholds(key)),
             "total": self.total,
         }
 

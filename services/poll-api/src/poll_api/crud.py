@@ -37,6 +37,7 @@ tallies = table(
     column("version", BigInteger),
     column("counters", JSONB),
     column("aggregate", JSONB),
+    column("withheld", JSONB),
 )
 
 

@@ -138,6 +138,8 @@ class Question(SQLModel, table=True):
     revealed_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
     created_at: datetime = Field(sa_type=TIMESTAMP)
     updated_at: datetime = Field(sa_type=TIMESTAMP)
+    # A word cloud's hidden and shown words (migration 0005, contracts.moderation).
+    word_moderation: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
 
 
 class OutboxMessage(SQLModel, table=True):

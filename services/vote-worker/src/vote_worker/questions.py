@@ -17,7 +17,9 @@ from uuid import UUID
 import asyncpg
 import orjson
 
+from contracts.moderation import NO_MODERATION, WordModeration
 from contracts.questions import Question, parse_stored_question
+from vote_worker.words import MODERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,8 @@ Key = tuple[UUID, int]  # (poll_id, qid)
 CACHE_SIZE = 10_000
 
 _READ_QUESTIONS = """
-SELECT q.poll_id, q.qid, q.epoch, q.spec::text AS spec
+SELECT q.poll_id, q.qid, q.epoch, q.spec::text AS spec,
+       q.word_moderation::text AS word_moderation
 FROM questions q
 JOIN unnest($1::uuid[], $2::smallint[]) AS k(poll_id, qid)
   ON q.poll_id = k.poll_id AND q.qid = k.qid
@@ -38,10 +41,12 @@ _EXISTING_POLLS = "SELECT id FROM polls WHERE id = ANY($1::uuid[])"
 
 @dataclass(frozen=True)
 class StoredQuestion:
-    """A question as the worker needs it: its spec (settings, kind) and its current epoch."""
+    """A question as the worker needs it: its spec (settings, kind), its current epoch and,
+    for a word cloud, the words withheld from screens (vote_worker.words)."""
 
     spec: Question
     epoch: int
+    moderation: WordModeration = NO_MODERATION
 
     @property
     def kind(self) -> str:
@@ -93,7 +98,8 @@ async def read_questions(
         key = (row["poll_id"], row["qid"])
         spec = specs.parse(key, row["spec"])
         if spec is not None:
-            found[key] = StoredQuestion(spec, row["epoch"])
+            moderation = MODERATIONS.get(spec, row["spec"], row["word_moderation"])
+            found[key] = StoredQuestion(spec, row["epoch"], moderation)
     return found
 
 

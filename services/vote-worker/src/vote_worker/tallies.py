@@ -28,6 +28,7 @@ from contracts.aggregates import (
 )
 from contracts.answers import ANSWER_ADAPTER, Answer
 from vote_worker.questions import Key, StoredQuestion, read_questions, unzip
+from vote_worker.words import public_tally, withheld_words
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ ON CONFLICT (poll_id, qid) DO NOTHING
 
 _LOCK = """
 SELECT t.poll_id, t.qid, t.kind, t.epoch, t.version,
-       t.counters::text AS counters, t.aggregate::text AS aggregate
+       t.counters::text AS counters, t.aggregate::text AS aggregate,
+       t.withheld::text AS withheld
 FROM tallies t
 JOIN unnest($1::uuid[], $2::smallint[]) AS k(poll_id, qid)
   ON t.poll_id = k.poll_id AND t.qid = k.qid
@@ -65,7 +67,7 @@ SELECT answer::text AS answer FROM votes WHERE poll_id = $1 AND qid = $2 AND epo
 _UPDATE = """
 UPDATE tallies
 SET kind = $3, epoch = $4, counts = $5, total = $6, version = $7,
-    counters = $8::jsonb, aggregate = $9::jsonb, updated_at = now()
+    counters = $8::jsonb, aggregate = $9::jsonb, withheld = $10::jsonb, updated_at = now()
 WHERE poll_id = $1 AND qid = $2
 """
 
@@ -123,6 +125,7 @@ class LiveTally:
     stored_epoch: int
     stored_counters: dict[str, int]
     stored_aggregate: dict[str, Any]
+    stored_withheld: list[Any] = field(default_factory=list)
     stale: bool = False
     """Its stored counters do not fit the answers being replaced: recount before saving."""
 
@@ -143,7 +146,7 @@ class LiveTally:
             self.stale = True
 
     def snapshot(self) -> TallySnapshot:
-        tally: dict[str, Any] = dict(self.aggregate.tally())
+        tally = public_tally(self.aggregate, self.question.moderation)
         return TallySnapshot(
             poll_id=self.poll_id,
             qid=self.qid,
@@ -228,6 +231,7 @@ async def lock_tallies(
             stored_epoch=row["epoch"],
             stored_counters=counters,
             stored_aggregate=orjson.loads(row["aggregate"]),
+            stored_withheld=orjson.loads(row["withheld"]),
         )
         live[key] = tally
         if row["epoch"] != question.epoch:
@@ -242,12 +246,15 @@ async def lock_tallies(
     return live
 
 
-def _changed(tally: LiveTally, counters: dict[str, int], aggregate: dict[str, Any]) -> bool:
+def _changed(
+    tally: LiveTally, counters: dict[str, int], aggregate: dict[str, Any], withheld: list[Any]
+) -> bool:
     return (
         tally.stored_epoch != tally.epoch
         or tally.stored_kind != tally.question.kind
         or tally.stored_counters != counters
         or tally.stored_aggregate != aggregate
+        or tally.stored_withheld != withheld
     )
 
 
@@ -263,7 +270,8 @@ async def save_tallies(
             tally.stale = False
         counters = encode_counters(tally.aggregate.counters())
         snapshot = tally.snapshot()
-        if not _changed(tally, counters, snapshot.aggregate):
+        withheld = withheld_words(tally.aggregate, tally.question.moderation)
+        if not _changed(tally, counters, snapshot.aggregate, list(withheld)):
             continue
         tally.version += 1
         snapshot = tally.snapshot()
@@ -278,6 +286,7 @@ async def save_tallies(
                 snapshot.version,
                 orjson.dumps(counters).decode(),
                 orjson.dumps(snapshot.aggregate).decode(),
+                orjson.dumps(withheld).decode(),
             )
         )
         written.append(snapshot)

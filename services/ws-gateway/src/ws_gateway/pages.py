@@ -1,6 +1,6 @@
 """The participant page: `/`, `/{room_code}` and `/join/{room_code}` serve one static page.
 
-The page and its two assets ship inside the package (`ws_gateway/static/`) and are read once
+The page and its assets ship inside the package (`ws_gateway/static/`) and are read once
 with importlib.resources. Every page response carries the strict page headers of
 `zephyr_runtime.page_headers` (CSP: scripts and styles only from this origin, so an injected
 `<script>` or inline handler can never run).
@@ -24,6 +24,7 @@ _PAGE_PATH = re.compile(
 )
 _ASSETS = {
     "/assets/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/assets/words.js": ("words.js", "text/javascript; charset=utf-8"),
     "/assets/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 _INDEX = ("index.html", "text/html; charset=utf-8")

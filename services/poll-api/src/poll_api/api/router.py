@@ -15,12 +15,14 @@ from poll_api.api.routes import (
     polls,
     questions,
     results,
+    words,
 )
 
 api_router = APIRouter()
 api_router.include_router(polls.router)
 api_router.include_router(questions.router)
 api_router.include_router(results.router)
+api_router.include_router(words.router)
 api_router.include_router(leaderboard.router)
 api_router.include_router(auth.router)
 api_router.include_router(manage.router)

@@ -228,6 +228,11 @@ export function settingsText(spec) {
         (spec.multiple || (Array.isArray(spec.correct) && spec.correct.length > 1) ? ", several correct" : "") +
         (Number.isInteger(spec.points) ? " · " + spec.points + " points" : "");
       break;
+    case "wordcloud": {
+      const n = Number.isInteger(spec.max_entries) ? spec.max_entries : 3;
+      text = "up to " + plural(n, "entry", "entries");
+      break;
+    }
     default:
       text = "";
   }
@@ -249,6 +254,22 @@ export function aggregateRows(spec, tally) {
   const counts = Array.isArray(t.counts) ? t.counts : [];
   const num = (x) => (Number.isInteger(x) ? x : 0);
   const options = spec.options || [];
+  if (spec.kind === "wordcloud") {
+    // The console's bars: the top words by respondents, relative to the first (the presenter
+    // view draws the cloud itself, wordcloud.js).
+    const words = Array.isArray(t.words) ? t.words.slice(0, 10) : [];
+    const top = words.reduce((m, w) => Math.max(m, num(w.count)), 0);
+    const rows = words.map((w, i) => ({
+      key: "w" + i,
+      label: String(w.word),
+      count: num(w.count),
+      unit: num(w.count) === 1 ? " person" : " people",
+      pct: "",
+      width: top > 0 ? Math.round((100 * num(w.count)) / top) : 0,
+    }));
+    const summary = { label: "Words", value: String(num(t.distinct)), note: "different ones" };
+    return { rows: rows, total: num(t.total), summary: summary };
+  }
   if (spec.kind === "rating") {
     const [low, high] = ratingRange(spec);
     const values = [];

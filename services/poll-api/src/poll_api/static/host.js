@@ -22,6 +22,7 @@ import {
 import { accountToken, onAccountToken, showAccount } from "./host_account.js";
 import { startHostLinks } from "./host_links.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
+import { refreshWords, wordcloudSettings } from "./host_words.js";
 
 const REFRESH_MS = 1000;
 const TICK_MS = 250;
@@ -30,7 +31,7 @@ const MIN_OPTIONS = 2;
 const MAX_OPTIONS = 20;
 const MAX_RANKING_OPTIONS = 10;
 const MAX_QUESTIONS = 50;
-const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking", "quiz"];
+const EDITABLE_KINDS = ["single", "multiple", "rating", "ranking", "wordcloud", "quiz"];
 const QUIZ_POINTS = [1000, 2000, 0];
 const WITH_OPTIONS = ["single", "multiple", "ranking", "quiz"];
 const SHORT_STATUS = { draft: "Draft", open: "Open", closed: "Closed" };
@@ -66,6 +67,7 @@ const ui = {
   actionNote: $("action-note"),
   bars: $("bars"),
   summary: $("aggregate-summary"),
+  words: $("words-panel"),
   list: $("question-list"),
   appendBox: $("append-box"),
   appendForm: $("append-form"),
@@ -287,6 +289,10 @@ function makeDraft(spec, { tools = false } = {}) {
   field(quizBox, id + "-points", "Points for a correct answer", points, "Less the slower the answer: half of it at the last second.");
   box.append(quizBox);
 
+  // Word cloud: entries, the profanity filter, banned words (host_words.js).
+  const words = wordcloudSettings(id, spec && spec.kind === "wordcloud" ? spec : null, field);
+  box.append(words.box);
+
   const timeBox = el("div", "settings-grid");
   const timeLimit = field(
     timeBox,
@@ -321,6 +327,7 @@ function makeDraft(spec, { tools = false } = {}) {
     optionsBox.hidden = !WITH_OPTIONS.includes(k);
     multipleBox.hidden = k !== "multiple";
     quizBox.hidden = k !== "quiz";
+    words.box.hidden = k !== "wordcloud";
     timeLabel.textContent = k === "quiz" ? "Time limit in seconds" : "Time limit in seconds (optional)";
     ratingBox.hidden = k !== "rating";
     rankingBox.hidden = k !== "ranking";
@@ -461,6 +468,9 @@ function makeDraft(spec, { tools = false } = {}) {
       if (maxLabel.value.trim()) {
         out.max_label = maxLabel.value.trim();
       }
+    }
+    if (k === "wordcloud") {
+      words.read(out, problems);
     }
     if (k === "ranking") {
       const places = intOf(rankCount, "Places to rank", problems);
@@ -698,6 +708,7 @@ async function refresh() {
   state.results = resultsByQid(resultsResult.data, questionsOf(state.poll));
   render();
   await refreshBoard(room);
+  await refreshWords(ui.words, room, state.token, currentQuestion()); // host_words.js
 }
 
 /**

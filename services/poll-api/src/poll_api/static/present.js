@@ -30,6 +30,7 @@ import {
   renderLeaders,
   renderPodium,
 } from "./quiz.js";
+import { renderCloud } from "./wordcloud.js";
 
 const REFRESH_MS = 1000;
 const TICK_MS = 250;
@@ -59,6 +60,7 @@ const PARTS = [
 ];
 const ui = Object.fromEntries(PARTS.map((name) => [name, $("present-" + name)]));
 ui.bars = $("bars");
+ui.cloud = $("present-cloud");
 
 const room = roomFromPath();
 const token = room ? tokenFor(room) : null;
@@ -113,7 +115,9 @@ async function refresh() {
   const quizOpen = spec.kind === "quiz" && question.status !== "closed";
   const phase = quiz ? quiz.phase : "answer";
   const showBars = visible && aggregate !== null && !quizOpen && phase === "answer";
-  ui.bars.hidden = !showBars;
+  const cloud = spec.kind === "wordcloud"; // a word cloud is drawn as one (wordcloud.js)
+  ui.bars.hidden = !showBars || cloud;
+  ui.cloud.hidden = !showBars || !cloud;
   ui.hidden.hidden = showBars || phase !== "answer";
   ui.hidden.textContent = quizOpen
     ? "The answers appear when the question closes."
@@ -122,10 +126,12 @@ async function refresh() {
       : "The results appear when the host reveals them.";
   let total = null;
   if (visible && aggregate !== null && !quizOpen) {
-    total = renderAggregate(ui.bars, ui.summary, spec, aggregate);
+    total = cloud
+      ? renderCloud(ui.cloud, aggregate)
+      : renderAggregate(ui.bars, ui.summary, spec, aggregate);
     markCorrect(ui.bars, quiz ? quiz.correct : null);
   }
-  if (!showBars) {
+  if (!showBars || cloud) {
     ui.summary.hidden = true;
   }
   renderQuiz(quiz);

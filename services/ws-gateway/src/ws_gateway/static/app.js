@@ -78,6 +78,8 @@
         return { value: picked };
       case "ranking":
         return { ranking: picked.slice() };
+      case "wordcloud":
+        return { words: picked.slice() };
       case "quiz":
         // One option, or several when the quiz has several correct ones (`multiple`).
         return spec.multiple ? { options: picked.slice().sort((a, b) => a - b) } : { option: picked };
@@ -113,7 +115,7 @@
     if (!a || !b) {
       return false;
     }
-    const pick = (x) => JSON.stringify([x.option, x.options, x.value, x.ranking]);
+    const pick = (x) => JSON.stringify([x.option, x.options, x.value, x.ranking, x.words]);
     return pick(a) === pick(b);
   }
 
@@ -136,6 +138,9 @@
     if (Number.isInteger(answer.value)) {
       return String(answer.value);
     }
+    if (Array.isArray(answer.words)) {
+      return answer.words.join(", ");
+    }
     return "";
   }
 
@@ -151,6 +156,9 @@
     const counts = Array.isArray(t.counts) ? t.counts : [];
     const num = (x) => (Number.isInteger(x) ? x : 0);
     const options = spec.options || [];
+    if (spec.kind === "wordcloud" && typeof ZephyrWords !== "undefined") {
+      return ZephyrWords.rows(t); // words.js
+    }
     if (spec.kind === "rating") {
       const [low, high] = ratingRange(spec);
       const values = [];
@@ -1340,6 +1348,9 @@
       });
     } else if (kind === "quiz") {
       renderQuizControls(question, open, mine, pending);
+    } else if (kind === "wordcloud" && state.wordForm) {
+      ui.legend.textContent = open ? "Type your words, then send them" : "Words";
+      state.wordForm.render(open, mine, pending);
     } else {
       ui.legend.textContent = KIND_TEXT[kind] || kind;
     }
@@ -1409,13 +1420,22 @@
     const spec = question.spec;
     ui.options.replaceChildren();
     ui.scale.replaceChildren();
-    const withOptions = ["single", "multiple", "ranking", "quiz"];
+    const withOptions = ["single", "multiple", "ranking", "quiz", "wordcloud"];
     ui.options.hidden = !withOptions.includes(spec.kind);
     ui.scale.hidden = spec.kind !== "rating";
     ui.scaleEnds.hidden = true;
     const quizTaps = spec.kind === "quiz" && !spec.multiple;
     const quizBoxes = spec.kind === "quiz" && spec.multiple === true;
-    if (spec.kind === "single" || spec.kind === "ranking" || quizTaps) {
+    state.wordForm = null;
+    if (spec.kind === "wordcloud" && typeof ZephyrWords !== "undefined") {
+      // words.js: the fields of a word cloud; the list replaces the participant's entries.
+      state.wordForm = ZephyrWords.build(ui.options, spec, (words) => {
+        const now = currentQuestion();
+        if (now && now.qid === question.qid) {
+          answer(words);
+        }
+      });
+    } else if (spec.kind === "single" || spec.kind === "ranking" || quizTaps) {
       (spec.options || []).forEach((text, index) => {
         const item = document.createElement("li");
         const button = el("button", "option");

@@ -28,6 +28,8 @@ ASSETS = {
     "host_account.js": "text/javascript; charset=utf-8",
     "present.js": "text/javascript; charset=utf-8",
     "quiz.js": "text/javascript; charset=utf-8",
+    "wordcloud.js": "text/javascript; charset=utf-8",
+    "host_words.js": "text/javascript; charset=utf-8",
     "host.css": "text/css; charset=utf-8",
     "quiz.css": "text/css; charset=utf-8",
 }
