@@ -24,6 +24,7 @@ _PAGE_PATH = re.compile(
 )
 _ASSETS = {
     "/assets/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/assets/qa.js": ("qa.js", "text/javascript; charset=utf-8"),
     "/assets/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 _INDEX = ("index.html", "text/html; charset=utf-8")

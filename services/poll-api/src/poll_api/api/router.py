@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from poll_api.api.routes import health, join, leaderboard, pages, polls, questions, results
+from poll_api.api.routes import health, join, leaderboard, pages, polls, qa, questions, results
 
 api_router = APIRouter()
 api_router.include_router(polls.router)
 api_router.include_router(questions.router)
 api_router.include_router(results.router)
 api_router.include_router(leaderboard.router)
+api_router.include_router(qa.router)
 api_router.include_router(health.router)
 api_router.include_router(join.router)
 api_router.include_router(pages.router)

@@ -19,6 +19,7 @@ import {
   settingsText,
   tokenFor,
 } from "./common.js";
+import { qaSettings } from "./host_qa.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
 
 const REFRESH_MS = 1000;
@@ -572,7 +573,7 @@ async function onCreate(event) {
   }
   const body = {
     questions,
-    settings: { hide_results_until_reveal: ui.hideResults.checked },
+    settings: { hide_results_until_reveal: ui.hideResults.checked, ...qaSettings() },
   };
   const title = ui.title.value.trim();
   if (title) {
