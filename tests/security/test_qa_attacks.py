@@ -18,7 +18,7 @@ from tests.support.isolation import Resources
 from tests.support.procs import Stack
 from tests.support.qa import ask, latest_board, qa_frames, upvote
 
-pytestmark = pytest.mark.security
+pytestmark = pytest.mark.e2e
 
 PAYLOADS = [
     ("<script>alert(1)</script>", "markup"),
