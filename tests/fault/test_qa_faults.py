@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.fault.scenario import ScenarioContext, api_call, gateway_urls
 from tests.fault.servers import PrivateServers
@@ -29,7 +30,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
 PEOPLE = 100
 ASKERS = 12
-UPVOTES_EACH = 12
+UPVOTES_EACH = 20
 RETRYABLE = {"unavailable", "overloaded", "rate_limited", "not_joined"}
 
 
@@ -41,8 +42,11 @@ class QaPerson:
     acked: dict[str, bool] = field(default_factory=dict)  # item -> last acknowledged `up`
     asked: str | None = None
     reconnects: int = 0
+    moved: int = 0  # times its connection was found lost after the first join
 
     async def ensure(self, deadline: float) -> None:
+        if not self.participant.connected and self.participant.joined is not None:
+            self.moved += 1
         while not self.participant.connected:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.participant.nickname} could not reconnect")
@@ -61,7 +65,7 @@ class QaPerson:
             try:
                 await self.ensure(deadline)
                 reply = await qa_request(self.participant, frame, timeout=5)
-            except (OSError, ConnectionError, TimeoutError):
+            except (OSError, ConnectionError, ConnectionClosed, TimeoutError):
                 await asyncio.sleep(0.2)
                 continue
             if reply["type"] != "error":
@@ -90,6 +94,7 @@ async def test_a_qa_board_loses_and_doubles_nothing_under_faults(
         for i in range(PEOPLE)
     ]
     deadline = time.monotonic() + 240
+    injected: list[asyncio.Task[None]] = []
     await asyncio.gather(*(p.ensure(deadline) for p in people))
     try:
         asked = await asyncio.gather(
@@ -129,15 +134,18 @@ async def test_a_qa_board_loses_and_doubles_nothing_under_faults(
                 acked_total += 1
 
         async def faults() -> None:
+            # Each fault (a SIGKILL, then the restart) runs beside the load: the next one and
+            # the upvotes go on while the killed service comes back.
             planned = PEOPLE * UPVOTES_EACH
             ctx = ScenarioContext(fault_stack, private_servers, fault_resources, poll, [], rng)
-            for share, inject in ((0.25, kill_worker), (0.55, kill_gateway)):
+            for share, inject in ((0.2, kill_worker), (0.5, kill_gateway)):
                 while acked_total < share * planned:
-                    await asyncio.sleep(0.05)
-                await inject(ctx)
+                    await asyncio.sleep(0.02)
+                injected.append(asyncio.create_task(inject(ctx)))
 
         await asyncio.gather(faults(), *(upvoting(p) for p in people))
-        assert sum(p.reconnects for p in people) > 0, "the gateway kill moved nobody"
+        await asyncio.gather(*injected)
+        assert sum(p.moved for p in people) > 0, "the gateway kill moved nobody"
 
         expected_votes = {
             (p.participant.participant_id, item): up for p in people for item, up in p.acked.items()
@@ -169,4 +177,5 @@ async def test_a_qa_board_loses_and_doubles_nothing_under_faults(
             assert time.monotonic() < deadline, "screens never showed the stored scores"
             await asyncio.sleep(0.3)
     finally:
+        await asyncio.gather(*injected, return_exceptions=True)  # killed services are back
         await asyncio.gather(*(p.participant.close() for p in people))
