@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+import redis.asyncio as aioredis
 
+from contracts import QaBoardUpdated
 from contracts.qa import QaAsk, QaModerate, QaUpvote
+from tests.support.isolation import Resources
 from tests.vote_worker.factories import create_poll
+from vote_worker.publish import Outbound
+from vote_worker.qa import QaBoardCache, QaFlusher
 from vote_worker.qa_record import record_qa
+from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
+from zephyr_runtime.keys import RedisKeys
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 
@@ -131,3 +138,33 @@ async def test_actions_for_a_poll_without_a_board_are_rejected(db: asyncpg.Conne
     result = await record_qa(db, [asked(poll, uuid.uuid4())])
     assert [r.reason for r in result.rejected] == ["qa_disabled"]
     assert await db.fetchval("SELECT count(*) FROM qa_items WHERE poll_id = $1", poll) == 0
+
+
+async def test_a_board_redis_lacks_is_restored_from_postgres(
+    db: asyncpg.Connection, resources: Resources
+) -> None:
+    """A commit whose Redis write never happened (a crash, a Redis loss) is repaired by the
+    worker's loop: the board is rewritten at its stored version, then left alone."""
+    poll = await qa_poll(db)
+    question = asked(poll, uuid.uuid4(), "Restored?")
+    await record_qa(db, [question])  # committed; nothing written to Redis
+    keys = RedisKeys(resources.redis_prefix)
+    redis = aioredis.from_url(resources.redis_url)
+    pool = await asyncpg.create_pool(resources.database_url, min_size=1, max_size=2)
+    connection = await connect(resources.amqp_url, name="test-qa-restore")
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel)
+        outbound = Outbound(ConfirmedPublisher(connection, timeout=10))
+        flusher = QaFlusher(pool, QaBoardCache(redis, keys, 600), outbound, window_s=3600)
+        assert await redis.hget(keys.qa_board(poll), "body") is None
+        await flusher.restore_boards()
+        body = await redis.hget(keys.qa_board(poll), "body")
+        board = QaBoardUpdated.model_validate_json(body)
+        assert board.version == 1 and [i.id for i in board.items] == [question.item_id]
+        await flusher.restore_boards()  # up to date: nothing to do
+        assert int(await redis.hget(keys.qa_board(poll), "version")) == 1
+    finally:
+        await connection.close()
+        await pool.close()
+        await redis.aclose()

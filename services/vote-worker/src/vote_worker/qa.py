@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -27,7 +29,7 @@ from vote_worker.audit import event_id
 from vote_worker.flusher import is_bad_data
 from vote_worker.poison import Delivered, reject_poison
 from vote_worker.publish import Outbound
-from vote_worker.qa_record import QaResult, record_qa
+from vote_worker.qa_record import QaResult, read_boards, record_qa
 from vote_worker.settings import SERVICE_NAME
 from vote_worker.steps import retry_step
 from zephyr_runtime.batching import Batcher
@@ -46,6 +48,14 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 1
 """)
+
+
+_RECENT_BOARDS = """
+SELECT poll_id, version FROM qa_boards
+WHERE updated_at > now() - make_interval(secs => $1::float8)
+ORDER BY updated_at DESC LIMIT 1000
+"""
+_VERSIONS = "SELECT poll_id, version FROM qa_boards WHERE poll_id = ANY($1::uuid[])"
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,14 @@ class QaBoardCache:
     def __init__(self, client: aioredis.Redis, keys: RedisKeys, ttl_seconds: int) -> None:
         self._client, self._keys, self._ttl = client, keys, ttl_seconds
 
+    async def versions(self, poll_ids: Sequence[UUID]) -> list[int | None]:
+        """The board version Redis holds for each poll (None when missing)."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for poll_id in poll_ids:
+                pipe.hget(self._keys.qa_board(poll_id), "version")
+            found = await pipe.execute()
+        return [None if v is None else int(v) for v in found]
+
     async def write(self, boards: Sequence[QaBoardUpdated]) -> None:
         if not boards:
             return
@@ -137,8 +155,40 @@ class QaBoardCache:
 
 
 class QaFlusher:
-    def __init__(self, pool: asyncpg.Pool, cache: QaBoardCache, outbound: Outbound) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, cache: QaBoardCache, outbound: Outbound, window_s: float
+    ) -> None:
         self._pool, self._cache, self._outbound = pool, cache, outbound
+        self._window_s = window_s
+
+    async def restore_boards(self) -> None:
+        """Rewrite and republish each recently changed board that Redis lacks or holds older.
+
+        A crash between a batch's commit and its Redis write leaves the newest board unpublished
+        (the redelivered messages change nothing, so they publish nothing), and a Redis loss
+        empties the cache a joining participant's board comes from; this loop, run with the
+        reconciler's interval, makes both converge.
+        """
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(_RECENT_BOARDS, self._window_s)
+        if not rows:
+            return
+        cached = await self._cache.versions([r["poll_id"] for r in rows])
+        stale = [
+            r["poll_id"] for r, v in zip(rows, cached, strict=True) if v is None or v < r["version"]
+        ]
+        if not stale:
+            return
+        # One snapshot: each board's items as of its version.
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            versions = await conn.fetch(_VERSIONS, stale)
+            boards = await read_boards(conn, {r["poll_id"]: r["version"] for r in versions})
+        await self._cache.write(boards)
+        await self._outbound.qa_boards(boards, uuid.uuid4().hex)
+        log.info("restored %d qa boards", len(boards))
 
     def batcher(self, *, max_actions: int, max_wait_s: float) -> Batcher[QaDelivery]:
         async def failed(deliveries: list[QaDelivery], exc: Exception) -> None:

@@ -123,7 +123,8 @@ class Worker:
             max_votes=s.batch_max_votes, max_wait_s=s.batch_max_wait_ms / 1000
         )
         self.reconciler = Reconciler(self.pool, cache, outbound, window_s=window_s, quiz=self.quiz)
-        qa = QaFlusher(self.pool, QaBoardCache(self.redis, keys, s.tally_ttl_seconds), outbound)
+        qa_cache = QaBoardCache(self.redis, keys, s.tally_ttl_seconds)
+        qa = QaFlusher(self.pool, qa_cache, outbound, window_s=s.reconcile_window_hours * 3600)
         self.qa_batcher = qa.batcher(
             max_actions=s.batch_max_votes, max_wait_s=s.batch_max_wait_ms / 1000
         )
@@ -152,6 +153,7 @@ class Worker:
             run_every(s.reconcile_interval_s, self.reconciler.reconcile_once, what="reconcile"),
             run_every(watch.interval_s, watch.sample_once, what="dead-letter sample"),
             run_every(s.reconcile_interval_s, rebuild.ensure, what="redis rebuild"),
+            run_every(s.reconcile_interval_s, qa.restore_boards, what="qa boards"),
         ]
         self.sampler = ops_sampler(
             self.readiness,  # runs the dependency checks, exporting them as gauges
