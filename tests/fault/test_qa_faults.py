@@ -176,6 +176,11 @@ async def test_a_qa_board_loses_and_doubles_nothing_under_faults(
         while not screens_converged():
             assert time.monotonic() < deadline, "screens never showed the stored scores"
             await asyncio.sleep(0.3)
+        print(
+            f"\nqa under faults: {len(items)} asks, {acked_total} upvotes acknowledged,"
+            f" {len(expected_votes)} stored votes as acknowledged, 0 lost, 0 duplicated;"
+            f" {sum(p.moved for p in people)} participants moved to the other gateway"
+        )
     finally:
         await asyncio.gather(*injected, return_exceptions=True)  # killed services are back
         await asyncio.gather(*(p.participant.close() for p in people))
