@@ -1,4 +1,5 @@
-"""The Q&A board end to end (issue 13): 200 participants ask and upvote (up, down, duplicates)
+"""The Q&A board end to end (issue 13): 200 participants, 190 ask (one twice, with the same
+`client_ask_id`) and all upvote (up, down, duplicates)
 on a moderated board; every score equals a recount of what is stored, each participant's
 acknowledged latest upvote is the stored one, and no participant's socket ever receives an
 item before the host approved it (invariant 6), nor a hidden one after it was hidden."""
@@ -29,7 +30,8 @@ from tests.support.truth import audit_kinds
 pytestmark = pytest.mark.e2e
 
 PARTICIPANTS = 200
-ASKERS = 20
+ASKERS = 190  # a poll takes at most 200 asks (contracts.qa.MAX_QA_ITEMS); one is resent
+APPROVED = 150
 
 
 async def _join_all(ws_url: str, count: int) -> list[Participant]:
@@ -68,10 +70,15 @@ async def test_two_hundred_participants_on_a_moderated_board(
 
             # 20 ask; the board is moderated: each ask is pending and acknowledged.
             asked = await asyncio.gather(
-                *(ask(people[i], f"Question number {i}: why?") for i in range(ASKERS))
+                *(
+                    ask(people[i], f"Question number {i}: why?", client_ask_id=f"q{i}")
+                    for i in range(ASKERS)
+                )
             )
             assert all(a["type"] == "asked" and a["status"] == "pending" for a in asked), asked
             items = [a["item"] for a in asked]
+            again = await ask(people[0], "Question number 0: why?", client_ask_id="q0")
+            assert again["type"] == "asked" and again["item"] == items[0], again
             author = {items[i]: people[i] for i in range(ASKERS)}
 
             # Host routes refuse strangers before telling anything (even about unknown items).
@@ -97,10 +104,11 @@ async def test_two_hundred_participants_on_a_moderated_board(
 
             # Nobody received a pending item; an upvote of one is refused as unknown.
             assert not any(item_ids_seen(p) for p in people)
-            refused = await upvote(people[100], items[19])
+            refused = await upvote(people[0], items[-1])
             assert refused["code"] == "unknown_item", refused
 
-            approved, still_pending, hidden = items[:15], items[15:], items[14]
+            approved, still_pending = items[:APPROVED], items[APPROVED:]
+            hidden = approved[-1]
             for item in approved:
                 resp = await http.post(f"/api/polls/{room}/qa/{item}/approve", headers=host)
                 assert resp.status_code == 202, resp.text
@@ -109,11 +117,15 @@ async def test_two_hundred_participants_on_a_moderated_board(
                 latest = latest_board(p)
                 return latest is not None and len(latest["items"]) == count
 
-            await eventually(lambda: all(board_of(p, 15) for p in people), what="15 approved")
+            await eventually(
+                lambda: all(board_of(p, APPROVED) for p in people), what="every approved item"
+            )
             resp = await http.post(f"/api/polls/{room}/qa/{hidden}/hide", headers=host)
             assert resp.status_code == 202
-            await eventually(lambda: all(board_of(p, 14) for p in people), what="one hidden")
-            visible = approved[:14]
+            await eventually(
+                lambda: all(board_of(p, APPROVED - 1) for p in people), what="one hidden"
+            )
+            visible = approved[:-1]
 
             # Not on one's own item; not on a hidden one.
             own = await upvote(author[visible[0]], visible[0])
@@ -138,6 +150,7 @@ async def test_two_hundred_participants_on_a_moderated_board(
                     assert reply["type"] == "upvoted", reply
                     acked[(p.participant_id, item)] = up
 
+            frames_before = len(qa_frames(people[0]))
             await asyncio.gather(*(vote_as(p) for p in people))
 
             async def settled() -> Any:
@@ -171,13 +184,13 @@ async def test_two_hundred_participants_on_a_moderated_board(
                 seen = item_ids_seen(p)
                 assert not seen & set(still_pending), p.nickname
             # Coalesced: far fewer board frames than upvotes.
-            assert len(qa_frames(people[0])) < len(acked) / 4
+            assert len(qa_frames(people[0])) - frames_before < len(acked) / 4
 
             kinds = await eventually(
                 lambda: _audited(db, poll_id), timeout=20, what="qa audit events"
             )
             assert kinds["qa.asked"] == ASKERS
-            assert kinds["qa.approved"] == 15 and kinds["qa.hidden"] == 1
+            assert kinds["qa.approved"] == APPROVED and kinds["qa.hidden"] == 1
         finally:
             await asyncio.gather(*(p.close() for p in people))
 
@@ -185,4 +198,4 @@ async def test_two_hundred_participants_on_a_moderated_board(
 async def _audited(db: str, poll_id: str) -> dict[str, int] | None:
     kinds = await audit_kinds(db, poll_id)
     wanted = ("qa.asked", "qa.upvoted", "qa.approved", "qa.hidden")
-    return kinds if all(kinds.get(k) for k in wanted) and kinds["qa.approved"] >= 15 else None
+    return kinds if all(kinds.get(k) for k in wanted) and kinds["qa.approved"] >= APPROVED else None
