@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.support.eventually import eventually
@@ -179,10 +180,14 @@ async def test_two_hundred_participants_on_a_moderated_board(
             scores = [i["score"] for i in latest_board(people[0])["items"]]  # type: ignore[index]
             assert scores == sorted(scores, reverse=True)
 
-            # Invariant 6, on every frame every socket received.
+            # Invariant 6, on every frame every socket received: no pending item's id or text
+            # (its author's own `asked` reply aside), in any frame of any type.
+            pending_texts = [f"Question number {i}: why?" for i in range(APPROVED, ASKERS)]
             for p in people:
-                seen = item_ids_seen(p)
-                assert not seen & set(still_pending), p.nickname
+                assert not item_ids_seen(p) & set(still_pending), p.nickname
+                raw = orjson.dumps([f for f in p.frames if f.get("type") != "asked"]).decode()
+                leaked = [x for x in [*still_pending, *pending_texts] if x in raw]
+                assert not leaked, (p.nickname, leaked[:2])
             # Coalesced: far fewer board frames than upvotes.
             assert len(qa_frames(people[0])) - frames_before < len(acked) / 4
 
