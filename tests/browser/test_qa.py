@@ -1,7 +1,7 @@
 """The Q&A board in Chromium (issue 13): a question asked on a phone, approved in the host
 console, upvoted to the top by two other phones, marked answered; the presenter view shows the
 top questions. And text that got past the validation (written straight into the database) is
-shown as text on the presenter view and the console: no markup made, no script run."""
+shown as text on the presenter view, the console and a phone: no markup made, no script run."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ PAYLOADS = [
 async def test_markup_on_the_board_is_shown_as_text(
     stack: Stack, browser: Browser, browser_resources: Resources
 ) -> None:
-    api = stack["poll_api"]
+    api, gateway = stack["poll_api"], stack["ws_gateway"]
     host = await new_page(browser, PROJECTOR)
     room = await _create_with_board(host.page, api.url, moderated=False)
     conn = await asyncpg.connect(browser_resources.database_url)
@@ -149,6 +149,9 @@ async def test_markup_on_the_board_is_shown_as_text(
                 datetime.now(UTC),
                 10 - n,
             )
+        # A board version Redis does not have: the worker's restore loop publishes the board,
+        # so the participant page gets the payloads in a `qa` frame too.
+        await conn.execute("INSERT INTO qa_boards (poll_id, version) VALUES ($1, 1)", poll_id)
     finally:
         await conn.close()
     presenter = await _open_presenter(host)
@@ -158,10 +161,17 @@ async def test_markup_on_the_board_is_shown_as_text(
         await expect(items.nth(n)).to_have_text(text)
     console_items = host.page.locator("#qa-host-groups li .qa-text")
     await expect(console_items).to_have_count(len(PAYLOADS))
-    for page in (presenter.page, host.page):
+    phone = await new_page(browser)
+    await join(phone.page, f"{gateway.url}/{room}", "Reader")
+    phone_items = phone.page.locator("#qa-items li .qa-text")
+    await expect(phone_items).to_have_count(len(PAYLOADS))
+    for n, text in enumerate(PAYLOADS):
+        await expect(phone_items.nth(n)).to_have_text(text)
+    for page in (presenter.page, host.page, phone.page):
         assert await page.evaluate("() => window.__xss === undefined")
         made = await page.locator("main img:not(.qr), main b, main script").count()
         assert made == 0
-    presenter.assert_clean()
-    host.assert_clean()
+    for watched in (presenter, host, phone):
+        watched.assert_clean()
     await host.context.close()
+    await phone.context.close()
