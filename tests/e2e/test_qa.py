@@ -185,6 +185,12 @@ async def test_two_hundred_participants_on_a_moderated_board(
             pending_texts = [f"Question number {i}: why?" for i in range(APPROVED, ASKERS)]
             for p in people:
                 assert not item_ids_seen(p) & set(still_pending), p.nickname
+                # Once a board without the hidden item came after it was shown, no later one
+                # brings it back.
+                boards = [{i["id"] for i in f["items"]} for f in qa_frames(p)]
+                shown_at = next(n for n, ids in enumerate(boards) if hidden in ids)
+                gone_at = next(n for n in range(shown_at, len(boards)) if hidden not in boards[n])
+                assert all(hidden not in ids for ids in boards[gone_at:]), p.nickname
                 raw = orjson.dumps([f for f in p.frames if f.get("type") != "asked"]).decode()
                 leaked = [x for x in [*still_pending, *pending_texts] if x in raw]
                 assert not leaked, (p.nickname, leaked[:2])
