@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from tests.vote_worker.factories import answer, create_run, set_question, single, vote
+from tests.vote_worker.test_qa_record import asked, up
+from vote_worker.qa_record import record_qa
 from vote_worker.quiz import recompute_quiz
 from vote_worker.record import record_votes
 from vote_worker.retention import TABLES, delete_orphaned_rows
@@ -44,10 +46,14 @@ async def test_every_questions_rows_of_a_deleted_poll_are_deleted(db: asyncpg.Co
         )
         await set_question(db, poll, 3, status="closed", opened_at=datetime.now(UTC))
         await recompute_quiz(db, poll)
+        await db.execute("UPDATE polls SET settings = '{\"qa_enabled\": true}' WHERE id = $1", poll)
+        question = asked(poll, uuid.uuid4())
+        await record_qa(db, [question, up(poll, question.item_id, who, True, 5)])
     before = await _rows(db, gone)
     assert before == {
         **{"ballots": 4, "votes": 4, "participants": 1, "tallies": 4},
         **{"quiz_points": 1, "quiz_scores": 1, "quiz_boards": 1},
+        **{"qa_items": 1, "qa_votes": 1, "qa_boards": 1},
     }
     await db.execute("DELETE FROM polls WHERE id = $1", gone)  # poll-api's retention
 

@@ -5,6 +5,7 @@ from contracts.base import Contract, envelope_headers, utcnow
 from contracts.live import PollStateChanged, QuizScored, TallyUpdated
 from contracts.participants import ParticipantJoined
 from contracts.polls import PollEvent, PollStatus, PollView
+from contracts.qa import QaActions, QaBoardUpdated
 from contracts.votes import Vote, VoteBatch
 
 BUS_CONTRACTS: tuple[type[Contract], ...] = (
@@ -15,6 +16,8 @@ BUS_CONTRACTS: tuple[type[Contract], ...] = (
     ParticipantJoined,
     AuditBatch,
     QuizScored,
+    QaActions,
+    QaBoardUpdated,
 )
 
 __all__ = [
@@ -27,6 +30,8 @@ __all__ = [
     "PollStateChanged",
     "PollStatus",
     "PollView",
+    "QaActions",
+    "QaBoardUpdated",
     "QuizScored",
     "TallyUpdated",
     "Vote",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from contracts.answers import AnswerSpec
 from contracts.participants import MAX_NICKNAME_CHARS
 from contracts.polls import MAX_OPTIONS, MAX_QUESTION_SLOTS, PollStatus, PollView
+from contracts.qa import AskedFrame, AskFrame, QaFrame, UpvotedFrame, UpvoteFrame
 from contracts.questions import MAX_RANKING_OPTIONS, MAX_WORD_ENTRIES, PublicQuestionSpec
 from contracts.text import check_plain_text
 from contracts.words import MAX_RAW_ENTRY_CHARS
@@ -19,7 +20,8 @@ from contracts.words import MAX_RAW_ENTRY_CHARS
 # Version 2: a poll is a run of questions (`vote {question?, option | options | value |
 # ranking | words}`, per-question `tally` and `poll_state`, `joined` with `my_answers`).
 # Version 3: `quiz_result` and `leaderboard` after a quiz question closes; `joined` has both.
-FRAMES_VERSION = 3
+# Version 4: the Q&A board: `ask`, `upvote` in; `qa`, `asked`, `upvoted` out (contracts.qa).
+FRAMES_VERSION = 4
 MAX_FRAME_BYTES = 4096
 
 _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e"}
@@ -95,8 +97,9 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[JoinFrame | VoteFrame | PingFrame, Field(discriminator="type")]
-CLIENT_FRAME_ADAPTER: TypeAdapter[JoinFrame | VoteFrame | PingFrame] = TypeAdapter(ClientFrame)
+ClientFrameUnion = JoinFrame | VoteFrame | PingFrame | AskFrame | UpvoteFrame
+ClientFrame = Annotated[ClientFrameUnion, Field(discriminator="type")]
+CLIENT_FRAME_ADAPTER: TypeAdapter[ClientFrameUnion] = TypeAdapter(ClientFrame)
 
 
 # ---- server -> client -------------------------------------------------------------------
@@ -235,6 +238,9 @@ ErrorCode = Literal[
     "invalid_token",
     "unavailable",
     "overloaded",
+    "qa_disabled",
+    "unknown_item",
+    "own_item",
 ]
 
 
@@ -258,6 +264,9 @@ ServerFrameUnion = (
     | LeaderboardFrame
     | ErrorFrame
     | PongFrame
+    | QaFrame
+    | AskedFrame
+    | UpvotedFrame
 )
 ServerFrame = Annotated[ServerFrameUnion, Field(discriminator="type")]
 SERVER_FRAME_ADAPTER: TypeAdapter[ServerFrameUnion] = TypeAdapter(ServerFrame)

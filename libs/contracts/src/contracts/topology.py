@@ -7,7 +7,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 # Exchanges
-LIVE_EXCHANGE = "zephyr.live"  # topic: poll.<id>.tally, poll.<id>.state, poll.<id>.quiz
+LIVE_EXCHANGE = "zephyr.live"  # topic: poll.<id>.tally, .state, .quiz, .qa
 POLLS_EXCHANGE = "zephyr.polls"  # topic: poll.<event>
 AUDIT_EXCHANGE = "zephyr.audit"  # topic: audit.<service>
 DEAD_LETTER_EXCHANGE = "zephyr.dlx"  # direct: routing key = original queue name
@@ -15,6 +15,7 @@ DEAD_LETTER_EXCHANGE = "zephyr.dlx"  # direct: routing key = original queue name
 # Queues (votes and participants are published through the default exchange, by queue name)
 VOTES_QUEUE = "votes"
 PARTICIPANTS_QUEUE = "participants"
+QA_QUEUE = "qa"  # Q&A asks, upvotes (gateways) and moderation (poll-api's outbox)
 WORKER_POLL_EVENTS_QUEUE = "vote-worker.poll-events"
 AUDIT_QUEUE = "audit"
 AUDIT_STREAM = "audit.stream"
@@ -38,6 +39,10 @@ def state_routing_key(poll_id: UUID | str) -> str:
 
 def quiz_routing_key(poll_id: UUID | str) -> str:
     return f"poll.{poll_id}.quiz"
+
+
+def qa_routing_key(poll_id: UUID | str) -> str:
+    return f"poll.{poll_id}.qa"
 
 
 def poll_binding_key(poll_id: UUID | str) -> str:
@@ -103,6 +108,7 @@ def durable_queues(
             VOTES_QUEUE, delivery_limit, **{"x-max-length": votes_max_length}
         ),
         _quorum_with_dead_letters(PARTICIPANTS_QUEUE, delivery_limit),
+        _quorum_with_dead_letters(QA_QUEUE, delivery_limit),
         QueueSpec(
             name=WORKER_POLL_EVENTS_QUEUE,
             arguments=_quorum_with_dead_letters(WORKER_POLL_EVENTS_QUEUE, delivery_limit).arguments,

@@ -46,6 +46,14 @@ class RedisKeys:
         """String: the latest `QuizScored` body (JSON), for a participant who joins later."""
         return f"{self.prefix}:poll:{poll_id}:board"
 
+    def qa_board(self, poll_id: UUID | str) -> str:
+        """The latest `QaBoardUpdated` of a poll (JSON), written by vote-worker if newer."""
+        return f"{self.prefix}:poll:{poll_id}:qa"
+
+    def qa_seq(self, poll_id: UUID | str) -> str:
+        """Q&A sequence numbers per participant, and the count of asks (`asks`) of a poll."""
+        return f"{self.prefix}:poll:{poll_id}:qaseq"
+
     def alive(self) -> str:
         """String: set by vote-worker's rebuild once Redis holds what Postgres can give back
         (nicknames, own answers, sequences, quiz locks). Its absence means Redis lost its data

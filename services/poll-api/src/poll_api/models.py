@@ -47,6 +47,10 @@ class PollSettings(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     hide_results_until_reveal: bool = False
+    qa_enabled: bool = Field(default=False, description="The poll has a Q&A board (docs/qa.md).")
+    qa_moderated: bool = Field(
+        default=False, description="New Q&A items wait for the host's approval."
+    )
 
 
 class PollCreate(SQLModel):
@@ -192,6 +196,8 @@ class PollPublic(SQLModel):
     revealed: bool
     epoch: int
     hide_results_until_reveal: bool
+    qa_enabled: bool = False
+    qa_moderated: bool = False
     current: int
     questions: list[QuestionState]
     state_version: int

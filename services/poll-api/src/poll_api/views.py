@@ -65,6 +65,8 @@ def poll_public(
         questions=view.questions,
         participant_count=participant_count,
         results=results if view.revealed else None,
+        qa_enabled=bool(run.poll.settings.get("qa_enabled", False)),
+        qa_moderated=bool(run.poll.settings.get("qa_moderated", False)),
     )
 
 

@@ -32,13 +32,14 @@ from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
-from contracts import ParticipantJoined, PollEvent, VoteBatch
-from contracts.topology import PARTICIPANTS_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
+from contracts import ParticipantJoined, PollEvent, QaActions, VoteBatch
+from contracts.topology import PARTICIPANTS_QUEUE, QA_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
 from vote_worker.flusher import Delivery
 from vote_worker.metrics import MESSAGES_ACKED, counting_db_errors
 from vote_worker.participants import upsert_participant
 from vote_worker.poison import Delivered, InvalidBody, correlation_id_of, parse_body, reject_poison
 from vote_worker.publish import Outbound
+from vote_worker.qa import QaDelivery
 from vote_worker.retention import delete_rows_of
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.steps import retry_step
@@ -85,12 +86,20 @@ class Consumer:
     refresh_tally: RefreshTally
     stopping: asyncio.Event
     score_quiz: ScoreQuiz | None = None
+    qa_batcher: Batcher[QaDelivery] | None = None
 
     async def on_votes(self, body: bytes, message: Delivered) -> None:
         received = await self._receive(VOTES_QUEUE, body, message, parse_vote_batch, audit=True)
         if received is not None:
             batch, correlation_id = received
             self.batcher.add(Delivery(batch, message, correlation_id))
+
+    async def on_qa(self, body: bytes, message: Delivered) -> None:
+        received = await self._receive(QA_QUEUE, body, message, partial(parse_body, QaActions))
+        if received is not None:
+            assert self.qa_batcher is not None
+            actions, correlation_id = received
+            self.qa_batcher.add(QaDelivery(actions, message, correlation_id))
 
     async def on_participant(self, body: bytes, message: Delivered) -> None:
         await self._apply(PARTICIPANTS_QUEUE, body, message, ParticipantJoined, self._store)
@@ -233,6 +242,14 @@ def build_broker(settings: Settings, consumer: Consumer) -> RabbitBroker:
             "contracts.PollEvent from poll-api; resets, opens and edits publish the tally; "
             "a quiz question's close rescores the quiz (QuizScored).",
             Consumer.on_poll_event,
+        ),
+        (
+            QA_QUEUE,
+            events_channel,
+            "qa",
+            "contracts.QaActions (asks, upvotes from the gateways; moderation from poll-api); "
+            "micro-batched, acked after commit; publishes QaBoardUpdated.",
+            Consumer.on_qa,
         ),
     ]
     for queue, channel, title, description, handle in subscriptions:

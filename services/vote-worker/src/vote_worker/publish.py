@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from contracts import AuditEvent, QuizScored
+from contracts import AuditEvent, QaBoardUpdated, QuizScored
 from contracts.topology import (
     AUDIT_EXCHANGE,
     LIVE_EXCHANGE,
     audit_routing_key,
+    qa_routing_key,
     quiz_routing_key,
     tally_routing_key,
 )
@@ -51,6 +52,21 @@ class Outbound:
             routing_key=quiz_routing_key(scored.poll_id),
             correlation_id=correlation_id,
             mandatory=False,
+        )
+
+    async def qa_boards(self, boards: Sequence[QaBoardUpdated], correlation_id: str) -> None:
+        """Each changed poll's visible Q&A board (not mandatory, like a tally)."""
+        await asyncio.gather(
+            *(
+                self._publisher.publish(
+                    board,
+                    exchange=LIVE_EXCHANGE,
+                    routing_key=qa_routing_key(board.poll_id),
+                    correlation_id=correlation_id,
+                    mandatory=False,
+                )
+                for board in boards
+            )
         )
 
     async def audit(self, events: Sequence[AuditEvent], correlation_id: str) -> None:

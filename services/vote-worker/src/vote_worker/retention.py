@@ -28,6 +28,7 @@ SELECT poll_id FROM (
     UNION SELECT poll_id FROM votes
     UNION SELECT DISTINCT poll_id FROM ballots
     UNION SELECT poll_id FROM quiz_boards
+    UNION SELECT poll_id FROM qa_boards
 ) AS owned
 WHERE NOT EXISTS (SELECT 1 FROM polls p WHERE p.id = owned.poll_id)
 ORDER BY poll_id
@@ -41,6 +42,9 @@ TABLES = (
     "quiz_points",
     "quiz_scores",
     "quiz_boards",
+    "qa_votes",
+    "qa_items",
+    "qa_boards",
 )
 # Table names are constants above, never input.
 _DELETES = {t: f"DELETE FROM {t} WHERE poll_id = ANY($1::uuid[])" for t in TABLES}  # noqa: S608

@@ -20,6 +20,7 @@ from vote_worker.consume import Consumer, build_broker
 from vote_worker.deadletter_watch import DeadLetterWatch
 from vote_worker.flusher import Delivery, VoteFlusher
 from vote_worker.publish import Outbound
+from vote_worker.qa import QaBoardCache, QaDelivery, QaFlusher
 from vote_worker.quiz_cache import QuizCache
 from vote_worker.quiz_scorer import QuizScorer
 from vote_worker.rebuild import RedisRebuild
@@ -53,6 +54,7 @@ class Worker:
         self.broker: RabbitBroker | None = None
         self.http: BackgroundHttpServer | None = None
         self.batcher: Batcher[Delivery] | None = None
+        self.qa_batcher: Batcher[QaDelivery] | None = None
         self.stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self.reconciler: Reconciler | None = None
@@ -121,6 +123,11 @@ class Worker:
             max_votes=s.batch_max_votes, max_wait_s=s.batch_max_wait_ms / 1000
         )
         self.reconciler = Reconciler(self.pool, cache, outbound, window_s=window_s, quiz=self.quiz)
+        qa_cache = QaBoardCache(self.redis, keys, s.tally_ttl_seconds)
+        qa = QaFlusher(self.pool, qa_cache, outbound, window_s=s.reconcile_window_hours * 3600)
+        self.qa_batcher = qa.batcher(
+            max_actions=s.batch_max_votes, max_wait_s=s.batch_max_wait_ms / 1000
+        )
         consumer = Consumer(
             self.pool,
             outbound,
@@ -128,11 +135,13 @@ class Worker:
             self.reconciler.refresh_tally,
             self.stopping,
             score_quiz=self.quiz.on_poll_event,
+            qa_batcher=self.qa_batcher,
         )
         window_s = s.reconcile_window_hours * 3600
         rebuild = RedisRebuild(self.pool, self.redis, RedisKeys(s.redis_prefix), window_s)
         await rebuild.first_pass()  # before ready: joins wait for it (docs/reliability.md)
         self.batcher.start()
+        self.qa_batcher.start()
         self.broker = build_broker(s, consumer)
         # Before the broker starts: the ASGI app hands the broker its dependency context.
         http_app = AsgiFastStream(
@@ -144,6 +153,7 @@ class Worker:
             run_every(s.reconcile_interval_s, self.reconciler.reconcile_once, what="reconcile"),
             run_every(watch.interval_s, watch.sample_once, what="dead-letter sample"),
             run_every(s.reconcile_interval_s, rebuild.ensure, what="redis rebuild"),
+            run_every(s.reconcile_interval_s, qa.restore_boards, what="qa boards"),
         ]
         self.sampler = ops_sampler(
             self.readiness,  # runs the dependency checks, exporting them as gauges
@@ -200,6 +210,11 @@ class Worker:
                         "shutdown grace over: %d votes left unacked for redelivery",
                         self.batcher.pending,
                     )
+        if self.qa_batcher is not None:
+            try:
+                await self.qa_batcher.stop(max(0.1, deadline - time.monotonic()))
+            except Exception:
+                log.exception("qa flusher failed")
         await cancel_all(self._loops)
         await self.close()
 

@@ -110,6 +110,7 @@ class Gateway:
         ctx.guard.start()
         ctx.batcher.start()
         ctx.fanout.start()
+        ctx.qa.start()
         self._sampler = ops_sampler(
             dependency_sample(ctx.dependency_checks()), interval=s.metrics_sample_seconds
         )
@@ -148,6 +149,7 @@ class Gateway:
             await ctx.guard.stop()
             await ctx.events.stop()  # emits the last security events
             await ctx.fanout.stop()
+            await ctx.qa.stop()
             await ctx.live.close()
             await ctx.publisher.close()
         if self._amqp is not None:

@@ -11,6 +11,7 @@ from ws_gateway.fanout import Fanout
 from ws_gateway.guard import GuardedPublisher, LoadGuard
 from ws_gateway.limits import Limits
 from ws_gateway.live import LiveFeed
+from ws_gateway.qa import QaDesk
 from ws_gateway.quiz import QuizFanout
 from ws_gateway.rooms import RoomDirectory
 from ws_gateway.settings import Settings
@@ -59,7 +60,10 @@ class GatewayContext:
             self.rooms, redis, self.keys, s.tally_interval_ms, s.tally_frame_budget
         )
         self.quiz = QuizFanout(self.rooms, self.fanout, redis, self.keys)
-        self.live = LiveFeed(amqp, self.fanout, self.rooms, s.instance_id, self.quiz)
+        self.qa = QaDesk(
+            s, redis, self.keys, self.fanout, self.publisher, self.limits.limiter, http
+        )
+        self.live = LiveFeed(amqp, self.fanout, self.rooms, s.instance_id, self.quiz, self.qa)
         self.rooms.set_liveness(self.live.is_bound)
         self.batcher = VoteBatcher(s, redis, self.keys, self.publisher, self.rooms.refresh_from_api)
 

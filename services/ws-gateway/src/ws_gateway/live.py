@@ -18,12 +18,13 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
-from contracts import PollStateChanged, QuizScored, TallyUpdated
+from contracts import PollStateChanged, QaBoardUpdated, QuizScored, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.questions import STORED
 from contracts.topology import LIVE_EXCHANGE, poll_binding_key
 from ws_gateway import metrics
 from ws_gateway.fanout import Fanout
+from ws_gateway.qa import QaDesk
 from ws_gateway.quiz import QuizFanout, has_quiz
 from ws_gateway.rooms import RoomDirectory
 from zephyr_runtime import tracing
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 TALLY_TYPE = TallyUpdated.message_type()
 STATE_TYPE = PollStateChanged.message_type()
 QUIZ_TYPE = QuizScored.message_type()
+QA_TYPE = QaBoardUpdated.message_type()
 # Every gateway's live queue has its own name; metrics label them all as one.
 LIVE_QUEUE_LABEL = "ws-gateway.live"
 
@@ -49,8 +51,10 @@ class LiveFeed:
         rooms: RoomDirectory,
         instance_id: str,
         quiz: QuizFanout,
+        qa: QaDesk | None = None,
     ) -> None:
         self._connection = connection
+        self._qa = qa
         self._fanout = fanout
         self._quiz = quiz
         self._rooms = rooms
@@ -156,6 +160,8 @@ class LiveFeed:
             elif kind == QUIZ_TYPE:
                 # Taken (newer than the last sent) or dropped; the sending runs in its own task.
                 self._quiz.offer(QuizScored.model_validate_json(message.body))
+            elif kind == QA_TYPE and self._qa is not None:
+                self._qa.offer(QaBoardUpdated.model_validate_json(message.body))
             else:
                 log.warning("unexpected live message", extra={"type": kind})
         except ValidationError as exc:
@@ -180,6 +186,8 @@ class LiveFeed:
                     await self._fanout.load_tallies(poll_id, qids)
                     if has_quiz(current):
                         await self._quiz.load(poll_id)
+                if self._qa is not None:
+                    await self._qa.reload(poll_id)
             except Exception as exc:
                 log.warning(
                     "live resync failed", extra={"poll_id": str(poll_id), "error": repr(exc)}
@@ -200,4 +208,6 @@ def _type_of(routing_key: str) -> str:
         return TALLY_TYPE
     if routing_key.endswith(".quiz"):
         return QUIZ_TYPE
+    if routing_key.endswith(".qa"):
+        return QA_TYPE
     return STATE_TYPE

@@ -25,6 +25,7 @@ _PAGE_PATH = re.compile(
 _ASSETS = {
     "/assets/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/assets/words.js": ("words.js", "text/javascript; charset=utf-8"),
+    "/assets/qa.js": ("qa.js", "text/javascript; charset=utf-8"),
     "/assets/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 _INDEX = ("index.html", "text/html; charset=utf-8")

@@ -17,6 +17,7 @@ from contracts import AuditEvent, ParticipantJoined, utcnow
 from contracts.frames import (
     CLIENT_FRAME_ADAPTER,
     ErrorCode,
+    ErrorFrame,
     JoinedFrame,
     JoinFrame,
     PingFrame,
@@ -24,6 +25,7 @@ from contracts.frames import (
     TallyView,
     VoteFrame,
 )
+from contracts.qa import AskFrame, UpvoteFrame
 from contracts.topology import PARTICIPANTS_QUEUE
 from ws_gateway import metrics
 from ws_gateway.audit import SERVICE, publish_audit
@@ -42,7 +44,7 @@ from ws_gateway.wire import error_frame, push, send
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 1.0
-_FRAME_TYPES = ("join", "vote", "ping")
+_FRAME_TYPES = ("join", "vote", "ping", "ask", "upvote")
 
 
 def describe_invalid_frame(exc: ValidationError) -> str:
@@ -58,7 +60,7 @@ def describe_invalid_frame(exc: ValidationError) -> str:
     elif kind == "union_tag_not_found":
         reason = "the frame needs a 'type' field"
     elif kind == "union_tag_invalid":
-        reason = "unknown frame type (expected join, vote or ping)"
+        reason = "unknown frame type (expected join, vote, ask, upvote or ping)"
     elif kind in {"model_attributes_type", "model_type", "dict_type"}:
         reason = "the frame must be a JSON object"
     elif kind == "extra_forbidden":
@@ -115,6 +117,18 @@ class Session:
             await self._join(frame)
         elif isinstance(frame, PingFrame):
             await send(self.ws, PongFrame())
+        elif isinstance(frame, AskFrame | UpvoteFrame):
+            await self._qa(frame)
+
+    async def _qa(self, frame: AskFrame | UpvoteFrame) -> None:
+        """An ask or upvote (ws_gateway.qa); an error reply goes through `_error` (audited)."""
+        reply = await self.ctx.qa.handle(
+            frame, self.participant_id, self.entry, self.correlation_id
+        )
+        if isinstance(reply, ErrorFrame):
+            await self._error(reply.code, reply.message, reply.retry_after)
+        else:
+            await send(self.ws, reply)
 
     async def close(self) -> None:
         """The connection ended: leave the poll's audience (the nickname stays claimed)."""
@@ -348,6 +362,7 @@ class Session:
         await self._catch_up(entry, snap.tally)
         seen = snap.leaderboard.version if snap.leaderboard is not None else -1
         await ctx.quiz.catch_up(self.ws, participant_id, self.poll_id, seen)
+        await ctx.qa.on_join(self.ws, entry)
 
     async def _catch_up(self, sent: PollEntry, sent_tally: TallyView | None) -> None:
         """Send what changed while `joined` was being prepared (before we were in the audience)."""

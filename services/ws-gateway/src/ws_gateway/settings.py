@@ -44,6 +44,8 @@ class Settings(EdgeSettings):
     rate_limit_join_room: str = _rate("5000/10s", "joins into one poll")
     rate_limit_vote_ip: str = _rate("20000/10s", "votes from one IP")
     rate_limit_vote_participant: str = _rate("20/10s", "votes of one participant, on any gateway")
+    rate_limit_qa_ask: str = _rate("5/60s", "Q&A questions asked by one participant")
+    rate_limit_qa_upvote: str = _rate("30/10s", "Q&A upvotes of one participant")
     rate_limit_frames_connection: str = _rate("60/10s", "any frames on one connection (in memory)")
     flood_close_after: int = Field(
         default=100, ge=1, description="Refused frames in a row before closing with 1008."

@@ -13,6 +13,7 @@ from poll_api.api.routes import (
     manage,
     pages,
     polls,
+    qa,
     questions,
     results,
     words,
@@ -27,6 +28,7 @@ api_router.include_router(leaderboard.router)
 api_router.include_router(auth.router)
 api_router.include_router(manage.router)
 api_router.include_router(exports.router)
+api_router.include_router(qa.router)
 api_router.include_router(health.router)
 api_router.include_router(join.router)
 api_router.include_router(pages.router)

@@ -21,6 +21,7 @@ import {
 } from "./common.js";
 import { accountToken, onAccountToken, showAccount } from "./host_account.js";
 import { startHostLinks } from "./host_links.js";
+import { qaSettings } from "./host_qa.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
 import { refreshWords, wordcloudSettings } from "./host_words.js";
 
@@ -585,7 +586,7 @@ async function onCreate(event) {
   }
   const body = {
     questions,
-    settings: { hide_results_until_reveal: ui.hideResults.checked },
+    settings: { hide_results_until_reveal: ui.hideResults.checked, ...qaSettings() },
   };
   const title = ui.title.value.trim();
   if (title) {

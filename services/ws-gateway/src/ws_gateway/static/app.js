@@ -649,6 +649,11 @@
       case "pong":
         window.clearTimeout(state.pongTimer);
         break;
+      case "qa":
+      case "asked":
+      case "upvoted":
+        window.ZephyrQa.onFrame(frame); // the Q&A board: qa.js
+        break;
       default:
         break;
     }
@@ -877,6 +882,9 @@
   }
 
   function onError(frame) {
+    if (window.ZephyrQa && window.ZephyrQa.onError(frame)) {
+      return; // it answered an ask or an upvote (qa.js)
+    }
     const message = typeof frame.message === "string" ? frame.message : "something went wrong";
     switch (frame.code) {
       case "nickname_taken":
@@ -1641,6 +1649,9 @@
     ui.clearAnswer.addEventListener("click", onClearRanking);
     ui.roomInput.addEventListener("input", () => ui.roomInput.removeAttribute("aria-invalid"));
     ui.nickInput.addEventListener("input", () => ui.nickInput.removeAttribute("aria-invalid"));
+    if (window.ZephyrQa) {
+      window.ZephyrQa.init({ send: send, room: () => state.room || "" });
+    }
     // Phones suspend pages and drop sockets: come back at once rather than at the next retry.
     window.addEventListener("online", retryNow);
     document.addEventListener("visibilitychange", () => {
