@@ -59,6 +59,7 @@ class StepFailed(Exception):
     def __init__(self, reason: str, *, promoted: bool) -> None:
         super().__init__(reason)
         self.promoted = promoted  # the old process was already drained
+        self.reported = False  # its FAIL line was printed
 
 
 @dataclass
@@ -117,13 +118,16 @@ class Deploy:
             self._wait_ready(name, pid, port)
             if name in ROUTED:
                 self._smoke(name, pid, port)
-        except StepFailed:
+        except StepFailed as failed:
+            say(f"FAIL {name}: {failed}")
+            failed.reported = True
             self.call("discard", service=name)
             say(f"{name}: stopped pid {pid}; the old process kept serving")
             raise
         promoted = self.call("promote", service=name)
         old = promoted["old_pid"]
-        say(f"{name}: public port now reaches pid {pid}; draining pid {old}")
+        drained = f"draining pid {old}" if old else "the old process had exited"
+        say(f"{name}: public port now reaches pid {pid}; {drained}")
         self._wait_drained(name, old)
         if name not in ROUTED:
             try:
@@ -131,7 +135,10 @@ class Deploy:
                 self._smoke(name, pid, None)
                 self._wait_consumed(name, pid, port, consumed)
             except StepFailed as failed:
-                raise StepFailed(str(failed), promoted=True) from None
+                say(f"FAIL {name}: {failed} (the old process has drained)")
+                again = StepFailed(str(failed), promoted=True)
+                again.reported = True
+                raise again from None
 
     def _wait_consumed(self, name: str, pid: int, port: int, before: float) -> None:
         """A consumer's smoke check counts only if the new process took messages meanwhile."""
@@ -171,11 +178,12 @@ class Deploy:
         ws = f"ws://127.0.0.1:{port}" if name == "ws_gateway" else self.public("ws", "ws_gateway")
         try:
             asyncio.run(check(api, ws, self.limits.smoke))
+        except TimeoutError:  # before OSError, its base class
+            reason = f"smoke check failed: no answer within {self.limits.smoke:g} s"
+            raise StepFailed(reason, promoted=False) from None
         except (SmokeFailed, OSError, httpx.HTTPError, websockets.WebSocketException) as exc:
             reason = f"smoke check failed: {type(exc).__name__}: {exc}"
             raise StepFailed(reason, promoted=False) from None
-        except TimeoutError:
-            raise StepFailed("smoke check failed: timed out", promoted=False) from None
         say(f"{name}: smoke check passed through pid {pid}")
 
     def _wait_drained(self, name: str, old: int | None) -> None:
@@ -284,7 +292,8 @@ def rolling_update(deploy: Deploy, args: argparse.Namespace) -> int:
             deploy.swap(name, target)
         except StepFailed as failed:
             reason = f"{name}: {failed}"
-            say(f"FAIL {reason}")
+            if not failed.reported:
+                say(f"FAIL {reason}")
             if failed.promoted:
                 done.append((name, previous))
             if not deploy.roll_back(done):

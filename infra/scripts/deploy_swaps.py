@@ -83,7 +83,8 @@ class Swaps:
         svc.exits.clear()
         svc.delay = FIRST_DELAY_S
         old_pid = self._retire(svc, old)
-        say(f"{svc.name} now runs release {nxt.release} (pid {nxt.proc.pid}); draining {old_pid}")
+        drained = f"draining pid {old_pid}" if old_pid else "the old process had exited"
+        say(f"{svc.name} now runs release {nxt.release} (pid {nxt.proc.pid}); {drained}")
         self.supervisor.on_change()
         return {"ok": True, "pid": nxt.proc.pid, "old_pid": old_pid}
 

@@ -88,6 +88,7 @@ class RunningStack:
         out, _ = await asyncio.wait_for(proc.communicate(), 240)
         text = out.decode(errors="replace")
         self.deploy_logs.append(text)
+        print(text)  # shown with the test's failure (or -rP)
         assert proc.returncode is not None
         return proc.returncode, text
 
@@ -138,6 +139,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             proc.kill()
             code = proc.wait(timeout=10)
         asyncio.run(isolation.destroy(res))
+        print(running.tail(200))  # the supervisor's lines: shown with -rP or a failure
         assert code == 0, f"devstack exited with {code}:\n{running.tail()}"
         assert not (running.run_dir / "stack.json").exists()
 
@@ -287,5 +289,6 @@ async def test_a_rolling_update_under_load_loses_and_duplicates_nothing(
     resumed_at = load.accepted()
     await eventually(lambda: load.accepted() > resumed_at + 200, timeout=60, what="new votes")
     outcome = await load.finish()
+    print(outcome.row(), outcome.details["reconnects"], outcome.details["errors"])
     assert outcome.accepted > 0 and outcome.stored == outcome.accepted, outcome.details
     assert (outcome.lost, outcome.duplicated) == (0, 0), outcome.details
