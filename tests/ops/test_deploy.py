@@ -15,6 +15,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -196,6 +197,32 @@ class Load:
         evaluate(outcome, self.voters, stored)
         await asyncio.gather(*(v.close() for v in self.voters))
         return outcome
+
+
+def test_without_a_running_stack_nothing_is_done(tmp_path: Path) -> None:
+    env = {**os.environ, "ZEPHYR_RUN_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "deploy.py")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done
+    assert "FAIL no running stack" in done.stdout and "make run" in done.stdout, done.stdout
+    bad = [sys.executable, str(SCRIPTS / "deploy.py"), "--only", "nginx"]
+    done = subprocess.run(bad, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "--only takes some of" in done.stderr, done
+    assert not list(tmp_path.iterdir()), "a refused deploy left something behind"
+
+
+async def test_a_second_deploy_meanwhile_is_refused(stack: RunningStack) -> None:
+    before = stack.pids()
+    # Another deploy's session, by the documented protocol: one JSON request per line.
+    with socket.socket(socket.AF_UNIX) as holder:
+        holder.connect(str(stack.run_dir / "control.sock"))
+        holder.sendall(b'{"op": "begin"}\n')
+        assert json.loads(holder.makefile("rb").readline()) == {"ok": True}
+        code, out = await stack.deploy("--only", "ws-gateway")
+    assert code == 2, out
+    assert "FAIL nothing changed: another deploy is running" in out, out
+    assert stack.pids() == before
 
 
 async def test_a_new_gateway_that_never_gets_ready_is_rolled_back(stack: RunningStack) -> None:
