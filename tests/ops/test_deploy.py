@@ -319,3 +319,23 @@ async def test_a_rolling_update_under_load_loses_and_duplicates_nothing(
     print(outcome.row(), outcome.details["reconnects"], outcome.details["errors"])
     assert outcome.accepted > 0 and outcome.stored == outcome.accepted, outcome.details
     assert (outcome.lost, outcome.duplicated) == (0, 0), outcome.details
+    # The drained processes were never restarted; the new ones are supervised like the old were.
+    assert "restarting in" not in stack.tail(400), stack.tail()
+    new_worker = stack.pids()["vote_worker"]
+    os.kill(new_worker, signal.SIGKILL)
+
+    def restarted() -> bool:
+        worker = stack.state()["vote_worker"]
+        return worker["current"]["pid"] != new_worker and worker["release"] == release[1]
+
+    await eventually(restarted, timeout=30, what="the new worker restarted")
+    assert "vote_worker exited with SIGKILL; restarting in 0.5 s" in stack.tail(), stack.tail()
+
+    async def ready() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                return (await http.get(f"{stack.url('vote_worker')}/health/ready")).is_success
+        except httpx.HTTPError:  # still starting: the relay finds nobody on its port
+            return False
+
+    await eventually(ready, timeout=30, what="the restarted worker ready on the public port")
