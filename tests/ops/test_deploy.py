@@ -250,22 +250,37 @@ async def test_a_new_gateway_that_never_gets_ready_is_rolled_back(stack: Running
         assert (await http.get(f"{stack.url('ws_gateway')}/health/ready")).is_success
 
 
-async def test_a_new_gateway_failing_the_smoke_check_is_rolled_back(stack: RunningStack) -> None:
-    before = stack.pids()
+async def test_a_new_gateway_failing_the_smoke_check_rolls_back_the_whole_deploy(
+    stack: RunningStack,
+) -> None:
+    """The worker is replaced first; the gateway fails; the worker goes back to its release."""
+    before, worker = stack.pids(), stack.state()["vote_worker"]
     load = await Load(stack, participants=20).start("smoke")
     accepted_before = load.accepted()
     # Ready, but it refuses the smoke check's handshake (no Origin header): a broken setting.
     code, out = await stack.deploy(
-        "--only", "ws-gateway", "--env", "ws-gateway:WS_GATEWAY_ALLOW_MISSING_ORIGIN=false"
+        "--only",
+        "vote-worker,ws-gateway",
+        "--env",
+        "ws-gateway:WS_GATEWAY_ALLOW_MISSING_ORIGIN=false",
     )
     assert code == 1, out
+    assert re.search(r"vote_worker: smoke check passed through pid \d+", out), out
     assert re.search(r"ws_gateway: pid \d+ ready after", out), out
     assert re.search(r"FAIL ws_gateway: smoke check failed: .*403", out), out
+    assert f"vote_worker: rolling back to release {worker['release']}" in out, out
+    assert re.search(r"rolled back: .*reason: ws_gateway: smoke check failed", out), out
     assert load.accepted() > accepted_before, "votes stopped being accepted during the deploy"
     outcome = await load.finish()
     assert (outcome.lost, outcome.duplicated) == (0, 0), outcome.details
     assert all(v.reconnects == 0 for v in load.voters), "the old gateway dropped participants"
-    assert stack.pids() == before and all(alive(pid) for pid in before.values())
+    after = stack.pids()
+    assert {n: p for n, p in after.items() if n != "vote_worker"} == {
+        n: p for n, p in before.items() if n != "vote_worker"
+    }
+    assert all(alive(pid) for name, pid in before.items() if name != "vote_worker")
+    assert after["vote_worker"] != before["vote_worker"]
+    assert stack.state()["vote_worker"]["release"] == worker["release"]
 
 
 async def test_a_new_worker_failing_the_smoke_check_gives_way_to_the_previous_release(
