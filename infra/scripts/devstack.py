@@ -50,6 +50,11 @@ def port_of(package: str, prefix: str, default: int) -> int:
     return int(os.environ.get(f"{prefix}PORT", default))
 
 
+def host_of(prefix: str) -> str:
+    """Where the public port listens (the relay's); the processes stay on 127.0.0.1."""
+    return os.environ.get(f"{prefix}HOST") or os.environ.get("ZEPHYR_HOST") or "127.0.0.1"
+
+
 async def ensure_database(url: str) -> None:
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
@@ -141,7 +146,7 @@ def run() -> None:
                 return
             port = port_of(package, prefix, default)
             ensure_port_free(package, prefix, port)
-            loop.call(relay.listen(package, "127.0.0.1", port))
+            loop.call(relay.listen(package, host_of(prefix), port))
             supervisor.start(package, prefix, dict(os.environ), port, release)
         loop.call(control.start())
         supervisor.on_change = save_state

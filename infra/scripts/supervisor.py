@@ -120,6 +120,7 @@ class Service:
         port = free_port()
         env = {
             **self.environment(overrides),
+            f"{self.prefix}HOST": "127.0.0.1",  # private: the public port is the relay's
             f"{self.prefix}PORT": str(port),
             "PYTHONPATH": release.pythonpath,
         }

@@ -178,7 +178,7 @@ class Load:
             voter.make_plan(3, len(OPTIONS), rng, OTHER_ANSWERS)
             await voter.run(3, deadline)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), rng.uniform(1.0, 2.0))
+                await asyncio.wait_for(self.stopping.wait(), rng.uniform(2.0, 4.0))
 
     def accepted(self) -> int:
         return sum(len(v.accepted) for v in self.voters)
