@@ -7,11 +7,12 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 
-.PHONY: help bootstrap services browser run migrate test lint typecheck unit e2e fault soak \
+.PHONY: help bootstrap services browser run deploy migrate test lint typecheck unit e2e fault soak \
 	bench bench-quick docs audit clean
 
 help:
 	@echo "make run          install, migrate, start the four services (Ctrl-C stops them)"
+	@echo "make deploy       rolling update of the running \`make run\` to the code checked out now"
 	@echo "make test         install, lint, type-check and run every test"
 	@echo "make bench        full benchmark suite (writes bench/results/*.json)"
 	@echo "make bench-quick  every benchmark scenario, small"
@@ -36,6 +37,12 @@ migrate: bootstrap services
 
 run: bootstrap services
 	@$(UV) run --no-sync python infra/scripts/devstack.py run
+
+# One service at a time, each checked (ready, smoke check) before the old one drains; rolls
+# back by itself on a failure (docs/operations.md, "Rolling update"). DEPLOY_ARGS, e.g.
+# "--only ws-gateway --env ws-gateway:WS_GATEWAY_LOG_LEVEL=DEBUG".
+deploy: bootstrap
+	@$(UV) run --no-sync python infra/scripts/deploy.py $(DEPLOY_ARGS)
 
 lint: bootstrap
 	$(UV) run --no-sync ruff check .

@@ -5,23 +5,32 @@
 them (`supervisor.py`: a service that exits is restarted with back-off; a crash loop is given up).
 With ZEPHYR_MONITORING=1, Prometheus and Alertmanager run beside them (`monitoring.py`).
 Ctrl-C (or SIGTERM) stops all of them with SIGTERM and waits for their graceful shutdown.
+
+The public ports are relays to each service's current process (deploy_relay.py), the processes
+run a frozen copy of the code (deploy_release.py), and `.run/stack.json` with `.run/control.sock`
+let `make deploy` (deploy.py) swap them one at a time (deploy_control.py). ZEPHYR_RUN_DIR moves
+`.run` (tests use a private one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import deploy_release
 import monitoring
-from supervisor import Supervisor
+from deploy_control import ControlServer, write_state
+from deploy_relay import Loop, Relay
+from deploy_swaps import Swaps
+from supervisor import Supervisor, releases_in_use
 
 DATABASE_URL = os.environ.setdefault(
     "ZEPHYR_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/zephyr"
@@ -33,11 +42,17 @@ SERVICES = [  # (package, env prefix, port) in start order
     ("ws_gateway", "WS_GATEWAY_", 8001),
 ]
 MIGRATING = ["poll_api", "vote_worker", "audit_sink"]
-RUN_DIR = Path(__file__).resolve().parents[2] / ".run"
+ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR = Path(os.environ.get("ZEPHYR_RUN_DIR") or ROOT / ".run")
 
 
 def port_of(package: str, prefix: str, default: int) -> int:
     return int(os.environ.get(f"{prefix}PORT", default))
+
+
+def host_of(prefix: str) -> str:
+    """Where the public port listens (the relay's); the processes stay on 127.0.0.1."""
+    return os.environ.get(f"{prefix}HOST") or os.environ.get("ZEPHYR_HOST") or "127.0.0.1"
 
 
 async def ensure_database(url: str) -> None:
@@ -73,12 +88,48 @@ def ensure_port_free(package: str, prefix: str, port: int) -> None:
             ) from None
 
 
+def ensure_run_dir_free(state_file: Path) -> None:
+    """One `make run` per run directory: a second one would take over the first's socket."""
+    try:
+        pid = int(json.loads(state_file.read_text())["supervisor_pid"])
+        if b"devstack" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return  # the pid was reused by another program
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no state, or its supervisor is gone (killed): the directory is free
+    raise SystemExit(
+        f"[zephyr] another `make run` (pid {pid}) uses {state_file.parent}: "
+        "stop it, or set ZEPHYR_RUN_DIR to another directory"
+    )
+
+
 def run() -> None:
     """Migrate, start the services in order, then supervise them until Ctrl-C or SIGTERM."""
+    ensure_run_dir_free(RUN_DIR / "stack.json")
     migrate()
     api_port = port_of("poll_api", "POLL_API_", 8000)
     os.environ.setdefault("WS_GATEWAY_POLL_API_URL", f"http://127.0.0.1:{api_port}")
-    supervisor = Supervisor()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    releases = RUN_DIR / "releases"
+    release = deploy_release.snapshot(ROOT, releases)
+    print(f"[zephyr] running {release.describe()}", flush=True)
+    loop, relay = Loop(), Relay()
+    supervisor = Supervisor(releases, route=relay.routes.__setitem__)
+    swaps = Swaps(supervisor)
+    control = ControlServer(RUN_DIR / "control.sock")
+    state_file = RUN_DIR / "stack.json"
+
+    def save_state() -> None:
+        write_state(
+            state_file,
+            {
+                "supervisor_pid": os.getpid(),
+                "control": str(control.path),
+                "root": str(ROOT),
+                "services": supervisor.state(),
+            },
+        )
+        deploy_release.prune(releases, releases_in_use(supervisor))
+
     watching = os.environ.get("ZEPHYR_MONITORING", "") in ("1", "true", "yes")
     extras = monitoring.start(RUN_DIR) if watching else []
     stopping = False
@@ -95,8 +146,11 @@ def run() -> None:
                 return
             port = port_of(package, prefix, default)
             ensure_port_free(package, prefix, port)
-            env = {**os.environ, f"{prefix}PORT": str(port)}
-            supervisor.start(package, env, f"http://127.0.0.1:{port}")
+            loop.call(relay.listen(package, host_of(prefix), port))
+            supervisor.start(package, prefix, dict(os.environ), port, release)
+        loop.call(control.start())
+        supervisor.on_change = save_state
+        save_state()
         gw = port_of("ws_gateway", "WS_GATEWAY_", 8001)
         worker = port_of("vote_worker", "VOTE_WORKER_", 8002)
         sink = port_of("audit_sink", "AUDIT_SINK_", 8003)
@@ -106,14 +160,20 @@ def run() -> None:
             f"  ws-gateway   ws://127.0.0.1:{gw}/ws/<ROOM_CODE>\n"
             f"  vote-worker  http://127.0.0.1:{worker}/metrics\n"
             f"  audit-sink   http://127.0.0.1:{sink}/metrics\n"
-            "  A service that exits is restarted; Ctrl-C stops them all.\n",
+            "  A service that exits is restarted; `make deploy` rolls out the code checked out;\n"
+            "  Ctrl-C stops them all.\n",
             flush=True,
         )
         while not stopping:
             supervisor.tick()
-            time.sleep(0.2)
+            control.serve_pending(swaps.handle, wait=0.2)
     finally:
+        supervisor.on_change = lambda: None
+        state_file.unlink(missing_ok=True)
+        loop.call(control.close())
         supervisor.stop()
+        loop.call(relay.close())
+        loop.stop()
         monitoring.stop(extras)
 
 

@@ -81,10 +81,11 @@ def devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     res = asyncio.run(isolation.create("sv"))
     try:
         ports = {name: free_port() for name in PREFIXES}
-        env = {**os.environ, **res.env()}
+        log = tmp_path_factory.mktemp("devstack") / "devstack.log"
+        # Its own run directory: a developer's `make run` may be using the checkout's .run.
+        env = {**os.environ, **res.env(), "ZEPHYR_RUN_DIR": str(log.parent / "run")}
         env.pop("WS_GATEWAY_POLL_API_URL", None)
         env.update({f"{PREFIXES[name]}PORT": str(port) for name, port in ports.items()})
-        log = tmp_path_factory.mktemp("devstack") / "devstack.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, str(DEVSTACK), "run"],
