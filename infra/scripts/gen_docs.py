@@ -84,6 +84,8 @@ def vote_worker_asyncapi() -> str:
         AuditBatch,
         ParticipantJoined,
         PollEvent,
+        QaActions,
+        QaBoardUpdated,
         QuizScored,
         TallyUpdated,
         VoteBatch,
@@ -92,6 +94,7 @@ def vote_worker_asyncapi() -> str:
         AUDIT_EXCHANGE,
         LIVE_EXCHANGE,
         PARTICIPANTS_QUEUE,
+        QA_QUEUE,
         VOTES_QUEUE,
         WORKER_POLL_EVENTS_QUEUE,
     )
@@ -117,6 +120,14 @@ def vote_worker_asyncapi() -> str:
         schema=QuizScored,
     )
     broker.publisher(
+        exchange=RabbitExchange(LIVE_EXCHANGE, type=ExchangeType.TOPIC, declare=False),
+        routing_key="poll.{poll_id}.qa",
+        title="zephyr.live:poll.{poll_id}.qa",
+        description="A Q&A board's approved and answered items after a recorded batch (never "
+        "a pending or hidden one). Latest version wins.",
+        schema=QaBoardUpdated,
+    )
+    broker.publisher(
         exchange=RabbitExchange(AUDIT_EXCHANGE, type=ExchangeType.TOPIC, declare=False),
         routing_key="audit.vote-worker",
         title="zephyr.audit:audit.vote-worker",
@@ -130,6 +141,7 @@ def vote_worker_asyncapi() -> str:
             VOTES_QUEUE: VoteBatch,
             PARTICIPANTS_QUEUE: ParticipantJoined,
             WORKER_POLL_EVENTS_QUEUE: PollEvent,
+            QA_QUEUE: QaActions,
         },
     )
 

@@ -34,6 +34,7 @@ def test_asyncapi_documents_name_each_queue_and_its_contract() -> None:
         "votes": "VoteBatch",
         "participants": "ParticipantJoined",
         "vote-worker.poll-events": "PollEvent",
+        "qa": "QaActions",
     }
     assert {"TallyUpdated", "AuditBatch", "Vote"} <= set(worker["components"]["schemas"])
     sink = json.loads((DOCS / "asyncapi" / "audit-sink.json").read_text())
