@@ -44,7 +44,12 @@ class ControlServer:
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # left by a killed supervisor
-        self._server = await asyncio.start_unix_server(self._session, path=str(self.path))
+        # Owner only from the first moment (its `env` answer holds the stack's secrets).
+        previous = os.umask(0o077)
+        try:
+            self._server = await asyncio.start_unix_server(self._session, path=str(self.path))
+        finally:
+            os.umask(previous)
         os.chmod(self.path, 0o600)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

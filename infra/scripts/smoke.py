@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -46,8 +47,12 @@ async def check(api: str, ws_base: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     async with httpx.AsyncClient(base_url=api, timeout=10) as http:
+        # With host API keys on, creating needs one: ZEPHYR_SMOKE_HOST_KEY (docs/operations.md).
+        key = os.environ.get("ZEPHYR_SMOKE_HOST_KEY")
         created = await http.post(
-            "/api/polls", json={"question": "Smoke check", "options": ["yes", "no"]}
+            "/api/polls",
+            json={"question": "Smoke check", "options": ["yes", "no"]},
+            headers={"Authorization": f"Bearer {key}"} if key else None,
         )
         if created.status_code != 201:
             raise SmokeFailed(f"create poll: {created.status_code} {created.text[:200]}")

@@ -271,4 +271,6 @@ class Supervisor:
 def releases_in_use(supervisor: Supervisor) -> set[str]:
     """The releases some process runs or may be restarted with (pruning keeps them)."""
     used = {svc.release.id for svc in supervisor.services.values()}
-    return used | {svc.next.release for svc in supervisor.services.values() if svc.next}
+    used |= {svc.next.release for svc in supervisor.services.values() if svc.next}
+    # A draining process may still import a module on its way out: keep its release too.
+    return used | {p.release for svc in supervisor.services.values() for p in svc.retiring}

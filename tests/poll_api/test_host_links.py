@@ -23,7 +23,7 @@ async def test_a_host_link_controls_the_poll_until_it_is_revoked(
     assert key not in str(await db.fetch("SELECT * FROM host_links"))  # stored hashed only
     opened = await client.post(f"/api/polls/{room}/open", headers=bearer(key))
     assert opened.status_code == 200, opened.text
-    listed = await client.get(f"/api/polls/{room}/host-links", headers=bearer(key))
+    listed = await client.get(f"/api/polls/{room}/host-links", headers=bearer(token))
     assert [(x["label"], x["revoked_at"]) for x in listed.json()["links"]] == [("my phone", None)]
     assert "key" not in listed.json()["links"][0]
     revoked = await client.delete(
@@ -63,3 +63,23 @@ async def test_labels_are_plain_text_and_links_are_bounded(client: httpx.AsyncCl
         assert resp.status_code == 422, (label, resp.text)
     codes = [(await client.post(url, json={}, headers=auth)).status_code for _ in range(21)]
     assert codes[:20] == [201] * 20 and codes[20] == 409
+
+
+async def test_a_host_link_cannot_manage_host_links(client: httpx.AsyncClient) -> None:
+    """A leaked link must not mint more links nor revoke the host's (only the host token or the
+    owning account manage them)."""
+    poll = await create_poll(client)
+    room, token = poll["room_code"], poll["host_token"]
+    made = await client.post(f"/api/polls/{room}/host-links", json={}, headers=bearer(token))
+    key, link_id = made.json()["key"], made.json()["id"]
+    for method, path in (
+        ("POST", "host-links"),
+        ("GET", "host-links"),
+        ("DELETE", f"host-links/{link_id}"),
+    ):
+        body = {} if method == "POST" else None
+        resp = await client.request(
+            method, f"/api/polls/{room}/{path}", headers=bearer(key), json=body
+        )
+        assert resp.status_code == 403 and "host token" in resp.json()["detail"], resp.text
+    assert (await client.post(f"/api/polls/{room}/open", headers=bearer(key))).status_code == 200

@@ -148,3 +148,44 @@ async def test_sign_in_attempts_from_one_ip_are_limited(resources: Resources) ->
         codes = [(await log_in(client, new_email())).status_code for _ in range(5)]
     assert 429 in codes and set(codes) <= {401, 429}, codes
     assert codes[-1] == 429  # once refused, refused until the window moves
+
+
+async def test_with_host_api_keys_on_signing_up_and_duplicating_need_a_key(
+    resources: Resources,
+) -> None:
+    """An account can create polls: where creating needs a host API key, so does signing up,
+    and duplicating a poll (it creates one) needs the key as well."""
+    key = "k" * 40
+    settings = app_settings(
+        host_auth_enabled=True, host_api_keys=key, rate_limit_login_ip="1000/1m"
+    )
+    async with running_app(settings) as (_, client):
+        email = new_email()
+        body = {"email": email, "password": PASSWORD}
+        assert (await client.post("/api/auth/signup", json=body)).status_code == 401
+        wrong = {"Authorization": "Bearer " + "w" * 40}
+        assert (await client.post("/api/auth/signup", json=body, headers=wrong)).status_code == 403
+        ok = await client.post(
+            "/api/auth/signup", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert ok.status_code == 201, ok.text
+        # A poll made with the key, duplicated with its host token: refused (the host token is
+        # no creation key); an account's own poll duplicates with the access token.
+        created = await client.post(
+            "/api/polls",
+            json={"question": "Q?", "options": ["a", "b"]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        poll = created.json()
+        url = f"/api/polls/{poll['room_code']}/duplicate"
+        host = {"Authorization": f"Bearer {poll['host_token']}"}
+        assert (await client.post(url, headers=host)).status_code == 403
+        account = {"Authorization": f"Bearer {ok.json()['access_token']}"}
+        mine = await client.post(
+            "/api/polls", json={"question": "Mine?", "options": ["a", "b"]}, headers=account
+        )
+        assert mine.status_code == 201, mine.text
+        copy = await client.post(
+            f"/api/polls/{mine.json()['room_code']}/duplicate", headers=account
+        )
+        assert copy.status_code == 201, copy.text

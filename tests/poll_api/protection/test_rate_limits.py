@@ -43,7 +43,23 @@ def settings() -> Settings:
         ("GET", "/api/polls/ABCDEF/leaderboard", ["ip", "read_ip"]),
         ("GET", "/api/polls/ABCDEF/leaderboard.csv", ["ip", "read_ip"]),
         ("GET", "/host", ["ip"]),
-        ("DELETE", "/api/polls/ABCDEF", ["ip"]),
+        ("DELETE", "/api/polls/ABCDEF", ["ip", "host_action_ip", "host_action_room"]),
+        ("POST", "/api/polls/ABCDEF/qa/x/approve", ["ip", "host_action_ip", "host_action_room"]),
+        (
+            "POST",
+            "/api/polls/ABCDEF/questions/0/words/hide",
+            ["ip", "host_action_ip", "host_action_room"],
+        ),
+        ("POST", "/api/polls/ABCDEF/host-links", ["ip", "host_action_ip", "host_action_room"]),
+        ("DELETE", "/api/polls/ABCDEF/host-links/x", ["ip", "host_action_ip", "host_action_room"]),
+        ("POST", "/api/polls/ABCDEF/claim", ["ip", "host_action_ip", "host_action_room"]),
+        (
+            "POST",
+            "/api/polls/ABCDEF/duplicate",
+            ["ip", "create_ip", "host_action_ip", "host_action_room"],
+        ),
+        ("POST", "/api/auth/login", ["ip", "login_ip"]),
+        ("POST", "/api/auth/refresh", ["ip"]),
     ],
 )
 def test_requests_are_classified(

@@ -39,6 +39,8 @@ async def _execute(session: AsyncSession, sql: str, params: dict[str, Any]) -> A
 async def create_link(
     session: AsyncSession, poll_id: uuid.UUID, label: str | None, now: datetime
 ) -> tuple[uuid.UUID, str]:
+    # The poll's row lock serialises link creation: the cap holds under concurrent requests.
+    await _execute(session, "SELECT 1 FROM polls WHERE id = :poll FOR UPDATE", {"poll": poll_id})
     live = (
         await _execute(
             session,

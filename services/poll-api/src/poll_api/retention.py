@@ -61,6 +61,8 @@ async def forget_cached(
             keys.nicknames(poll_id),
             keys.my_votes(poll_id),
             keys.vote_seq(poll_id),
+            keys.qa_board(poll_id),
+            keys.qa_seq(poll_id),
         )
     ]
     return int(await redis.delete(*names)) if names else 0

@@ -203,15 +203,22 @@ def authorize_host(poll: Poll, caller: Caller) -> None:
         raise HostAuthFailed(403, "the host token does not match this poll")
 
 
-async def authorize(session: AsyncSession, poll: Poll, caller: Caller) -> None:
-    """authorize_host, or a live host link of the poll (poll_api.host_links), which needs a
-    read: in the session's transaction, or in one of its own."""
+async def authorize(
+    session: AsyncSession, poll: Poll, caller: Caller, *, allow_link: bool = True
+) -> None:
+    """authorize_host, or (with `allow_link`) a live host link of the poll
+    (poll_api.host_links), which needs a read: in the session's transaction, or in one of its
+    own. Managing the links themselves takes the host token or the owning account."""
     try:
         authorize_host(poll, caller)
     except HostAuthFailed as exc:
         token = caller.bearer_token
         if exc.status_code != 403 or token is None or not host_links.looks_like_link(token):
             raise
+        if not allow_link:
+            raise HostAuthFailed(
+                403, "a host link cannot manage host links: use the host token or the account"
+            ) from None
         if session.in_transaction():
             found = await host_links.link_matches(session, poll.id, token)
         else:
@@ -223,10 +230,12 @@ async def authorize(session: AsyncSession, poll: Poll, caller: Caller) -> None:
             ) from None
 
 
-async def check_host(session: AsyncSession, poll: Poll, caller: Caller, action: str) -> None:
+async def check_host(
+    session: AsyncSession, poll: Poll, caller: Caller, action: str, *, allow_link: bool = True
+) -> None:
     """authorize, recording a refusal (raised after it is committed)."""
     try:
-        await authorize(session, poll, caller)
+        await authorize(session, poll, caller, allow_link=allow_link)
     except HostAuthFailed as exc:
         await record_auth_failure(session, poll, caller, exc, action=action)
         raise

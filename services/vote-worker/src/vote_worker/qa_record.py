@@ -118,7 +118,9 @@ def _latest(actions: Sequence[Action], key: Any) -> list[Any]:
 async def _insert_asks(
     conn: asyncpg.Connection, asks: list[tuple[QaAsk, str]], result: QaResult
 ) -> set[UUID]:
-    rows = _latest([a for a, _ in asks], lambda a: a.item_id)
+    # Sorted by id: two replicas inserting the same redelivered asks take the index locks in
+    # one order and never deadlock.
+    rows = sorted(_latest([a for a, _ in asks], lambda a: a.item_id), key=lambda a: a.item_id)
     status = {a.item_id: s for a, s in asks}
     inserted = await conn.fetch(
         _INSERT_ITEMS,

@@ -63,6 +63,7 @@ class GatewayContext:
         self.qa = QaDesk(
             s, redis, self.keys, self.fanout, self.publisher, self.limits.limiter, http
         )
+        self.rooms.on_api_poll.append(self.qa.remember)
         self.live = LiveFeed(amqp, self.fanout, self.rooms, s.instance_id, self.quiz, self.qa)
         self.rooms.set_liveness(self.live.is_bound)
         self.batcher = VoteBatcher(s, redis, self.keys, self.publisher, self.rooms.refresh_from_api)

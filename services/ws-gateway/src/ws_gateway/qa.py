@@ -17,6 +17,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -141,6 +142,12 @@ class QaDesk:
             if current is None or current.version < loaded.version:
                 self._boards[poll_id] = loaded
         return self._boards.get(poll_id, loaded)
+
+    def remember(self, poll_id: UUID, body: dict[str, Any]) -> None:
+        """Keep the Q&A settings of a poll-api answer read for another reason (a room lookup)."""
+        self._settings[poll_id] = QaSettings(
+            bool(body.get("qa_enabled")), bool(body.get("qa_moderated"))
+        )
 
     async def settings_of(self, entry: PollEntry) -> QaSettings:
         """`settings.qa_enabled` / `qa_moderated` of the poll, from poll-api once per poll."""

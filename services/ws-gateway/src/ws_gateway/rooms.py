@@ -173,6 +173,9 @@ class RoomDirectory:
     ) -> None:
         self.redis = redis
         self.keys = keys
+        # Told each poll poll-api answered, with the whole answer (the Q&A desk keeps its
+        # settings from it, so a join after a cache miss asks poll-api once).
+        self.on_api_poll: list[Callable[[UUID, dict[str, Any]], None]] = []
         self._http = http
         self._poll_api_url = poll_api_url.rstrip("/")
         self._is_live = is_live
@@ -265,6 +268,8 @@ class RoomDirectory:
         except ValueError as exc:  # includes ValidationError and JSON decode errors
             raise PollUnavailable("poll-api answered an unreadable poll") from exc
         self.apply(entry)
+        for hook in self.on_api_poll:
+            hook(entry.view.id, resp.json())
         return entry
 
     async def refresh_from_api(self, code: str, correlation_id: str) -> bool:

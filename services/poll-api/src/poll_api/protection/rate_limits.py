@@ -3,9 +3,9 @@
 Rules (settings `rate_limit_*`): every request from one IP (`ip`); creating polls per IP
 (`create_ip`); reading a poll, its questions, its results or its leaderboard per IP
 (`read_ip`); sign-in, sign-up and password changes per IP (`login_ip`; per e-mail in the
-route, `login_account`); host actions (open/close/reveal/reset, and every change to the run of
-questions) per IP (`host_action_ip`) and per room (`host_action_room`). Health and metrics are
-never limited.
+route, `login_account`); host actions (every write under a room code: open/close/reveal/reset,
+the run of questions, words, Q&A moderation, host links, duplicate, delete) per IP
+(`host_action_ip`) and per room (`host_action_room`). Health and metrics are never limited.
 Allowed answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` of the
 tightest rule; a 429 adds `Retry-After` and records a sampled `security.rate_limited` event.
 """
@@ -25,10 +25,10 @@ from poll_api.protection.client_ip import client_ip_of
 from poll_api.settings import Settings
 from zephyr_runtime.ratelimit import Check, Decision, RateLimiter
 
-_HOST_ACTION = re.compile(
-    r"^/api/polls/([^/]+)/(?:open|close|reveal|reset"
-    r"|questions(?:/[^/]+(?:/(?:open|close|reveal|reset|show|move))?)?)/?$"
-)
+# Every write under a room code is a host's (participants write through the gateway): the
+# actions, the run of questions, words, Q&A moderation, host links, claim, duplicate, delete.
+_HOST_ACTION = re.compile(r"^/api/polls/([^/]+)(?:/.*)?$")
+_DUPLICATE = re.compile(r"^/api/polls/[^/]+/duplicate/?$")
 _READ = re.compile(
     r"^/api/polls/([^/]+)(/(?:results|leaderboard)(\.csv)?|/questions(/[^/]+/results)?)?/?$"
 )
@@ -47,6 +47,8 @@ def classify(settings: Settings, method: str, path: str, ip: str) -> list[Check]
     elif method == "POST" and path.rstrip("/") in _ACCOUNT_ATTEMPTS:
         checks.append(Check("login_ip", ip, settings.rule("login_ip")))
     elif method in ("POST", "PATCH", "DELETE") and (match := _HOST_ACTION.match(path)):
+        if _DUPLICATE.match(path):  # makes a poll: the creation budget too
+            checks.append(Check("create_ip", ip, settings.rule("create_ip")))
         checks.append(Check("host_action_ip", ip, settings.rule("host_action_ip")))
         # Every malformed code shares one budget: inventing codes buys no fresh limits.
         room = normalize_room_code(match.group(1)) or "invalid"

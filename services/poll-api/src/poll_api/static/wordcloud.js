@@ -71,10 +71,29 @@ export function findPlace(w, h, placed, width, height, seed) {
  * counts, it moves only the words that must move. Returns how many words are on screen.
  */
 export function drawCloud(container, words) {
-  const state = container.zephyrCloud || { items: new Map() };
+  const state = container.zephyrCloud || { items: new Map(), width: 0, height: 0 };
   container.zephyrCloud = state;
   const width = container.clientWidth;
   const height = container.clientHeight;
+  state.words = words;
+  if (width !== state.width || height !== state.height) {
+    // Another screen size (the projector window was resized): every word is sized and placed
+    // again for it.
+    for (const item of state.items.values()) {
+      item.size = 0;
+      item.box = null;
+    }
+    state.width = width;
+    state.height = height;
+  }
+  if (!state.observer && typeof ResizeObserver === "function") {
+    state.observer = new ResizeObserver(() => {
+      if (container.clientWidth !== state.width || container.clientHeight !== state.height) {
+        drawCloud(container, state.words);
+      }
+    });
+    state.observer.observe(container);
+  }
   const high = Math.max(24, Math.min(height / 5, width / 9));
   const low = Math.max(16, high / 4.5);
   const top = words.reduce((m, w) => Math.max(m, w.count), 0);

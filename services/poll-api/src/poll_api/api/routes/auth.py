@@ -22,6 +22,7 @@ from poll_api.accounts.models import (
 )
 from poll_api.api.deps import AnonymousCallerDep, CallerDep, ContextDep, RoomCodeDep, SessionDep
 from poll_api.errors import HostAuthFailed
+from poll_api.host_accounts import check_host_account
 from poll_api.host_tokens import token_matches
 from poll_api.protection import protection_of
 from poll_api.service import Caller, record_auth_failure
@@ -75,12 +76,27 @@ async def _limit_account(request: Request, ctx: ContextDep, email: str) -> None:
     "/api/auth/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=TokensOut,
-    responses={409: {"description": "An account with this e-mail exists"}, **_REFUSED},
+    responses={
+        403: {"description": "Host API keys are on and the key is wrong"},
+        409: {"description": "An account with this e-mail exists"},
+        **_REFUSED,
+    },
 )
 async def sign_up(
-    body: SignUp, ctx: ContextDep, session: SessionDep, caller: AnonymousCallerDep
+    body: SignUp,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: AnonymousCallerDep,
 ) -> Any:
-    """Create a host account; signed in at once (the tokens of `login`)."""
+    """Create a host account; signed in at once (the tokens of `login`). With host API keys on
+    (`host_auth_enabled`), signing up needs one (`Authorization: Bearer <host API key>`): an
+    account can create polls, so it is as closed as creating them."""
+    if ctx.settings.host_auth_enabled:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        check_host_account(
+            key if scheme.lower() == "bearer" and key else None, ctx.settings.host_api_keys
+        )
     try:
         return _out(await service.sign_up(ctx, session, body.email, body.password, caller))
     except store.EmailTaken:

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts import utcnow
 from contracts.text import check_plain_text
 from poll_api import crud, deletion, host_links, service
-from poll_api.api.deps import CallerDep, ContextDep, RoomCodeDep, SessionDep
+from poll_api.api.deps import CallerDep, ContextDep, HostAccountDep, RoomCodeDep, SessionDep
 from poll_api.models import Poll, PollCreated
 from poll_api.views import poll_public, questions_host
 
@@ -43,7 +43,11 @@ async def delete_poll(
     responses=_HOST,
 )
 async def duplicate_poll(
-    room_code: RoomCodeDep, ctx: ContextDep, session: SessionDep, caller: CallerDep
+    room_code: RoomCodeDep,
+    ctx: ContextDep,
+    session: SessionDep,
+    caller: CallerDep,
+    _host_account: HostAccountDep,
 ) -> PollCreated:
     """A new draft poll with the same title, settings and questions, none of the answers; its
     own room code and host token (shown once)."""
@@ -91,7 +95,7 @@ async def _poll_for_host(
 ) -> Poll:
     async with session.begin():
         poll = await crud.get_poll(session, room_code)
-    await service.check_host(session, poll, caller, action)
+    await service.check_host(session, poll, caller, action, allow_link=False)
     return poll
 
 
