@@ -13,6 +13,7 @@ longer exist. The Redis keys of the poll go at once, so the gateways stop accept
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -24,7 +25,7 @@ from contracts.questions import parse_stored_question
 from poll_api import crud, outbox
 from poll_api.context import AppContext
 from poll_api.errors import HostAuthFailed
-from poll_api.retention import forget_cached
+from poll_api.retention import RESURRECT_WINDOW_S, forget_cached
 from poll_api.run import PollRun
 from poll_api.service import Caller, authorize, check_host, insert_run, record_auth_failure
 from poll_api.views import poll_view
@@ -82,12 +83,29 @@ async def delete_poll(
         await record_auth_failure(session, poll, caller, failure, action="delete")
         raise failure
     await ctx.reads.mark_written(room_code)
-    try:
-        await forget_cached(ctx.redis, ctx.keys, [(poll.id, poll.room_code, next_qid)])
-    except Exception as exc:  # the reconciler no longer knows the poll; retention removes it
-        log.warning("could not remove a deleted poll's Redis keys", extra={"error": repr(exc)})
+    cached = [(poll.id, poll.room_code, next_qid)]
+    await _forget(ctx, cached)
+    # Again a moment later: a reconciler or relay pass that read the poll just before it was
+    # deleted may write its state back meanwhile, and nothing would remove it after that.
+    task = asyncio.create_task(_forget(ctx, cached, after=RESURRECT_WINDOW_S))
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
     log.info("poll deleted", extra={"poll_id": str(poll.id), "room_code": room_code})
     return poll.id
+
+
+_LATER: set[asyncio.Task[None]] = set()
+
+
+async def _forget(
+    ctx: AppContext, cached: list[tuple[uuid.UUID, str, int]], after: float = 0
+) -> None:
+    if after:
+        await asyncio.sleep(after)
+    try:
+        await forget_cached(ctx.redis, ctx.keys, cached)
+    except Exception as exc:  # a cache: the key costs memory only; retention cannot see it
+        log.warning("could not remove a deleted poll's Redis keys", extra={"error": repr(exc)})
 
 
 async def duplicate_poll(

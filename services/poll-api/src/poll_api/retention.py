@@ -48,6 +48,10 @@ class PollRetentionReport:
     redis_keys: int = 0
 
 
+# Longer than a reconciler pass or a relay batch takes (poll_api.reconciler, relay).
+RESURRECT_WINDOW_S = 3.0
+
+
 async def forget_cached(
     redis: aioredis.Redis, keys: RedisKeys, deleted: list[tuple[UUID, str, int]]
 ) -> int:
@@ -76,9 +80,15 @@ async def delete_expired_polls(
     keys: RedisKeys | None = None,
     batch_size: int = 500,
     dry_run: bool = False,
+    settle_seconds: float = RESURRECT_WINDOW_S,
 ) -> PollRetentionReport:
-    """Delete polls with expires_at < cutoff, batch by batch (each its own transaction)."""
+    """Delete polls with expires_at < cutoff, batch by batch (each its own transaction).
+
+    Their Redis keys are deleted twice: at once, and again `settle_seconds` later, since a
+    state reconciler or relay pass that read a poll just before it was deleted may write its
+    state back meanwhile (nothing would ever remove that key again)."""
     report = PollRetentionReport()
+    forgotten: list[tuple[UUID, str, int]] = []
     conn = await asyncpg.connect(database_url)
     try:
         if dry_run:
@@ -89,14 +99,20 @@ async def delete_expired_polls(
                 rows = await conn.fetch(DELETE_EXPIRED, cutoff, batch_size)
             report.polls += len(rows)
             if rows and redis is not None and keys is not None:
+                batch = [(r["id"], r["room_code"], r["next_qid"]) for r in rows]
+                forgotten += batch
                 try:
-                    report.redis_keys += await forget_cached(
-                        redis, keys, [(r["id"], r["room_code"], r["next_qid"]) for r in rows]
-                    )
+                    report.redis_keys += await forget_cached(redis, keys, batch)
                 except (RedisError, OSError) as exc:  # a cache: stale keys only cost memory
                     log.warning("could not delete cached keys", extra={"error": repr(exc)})
             if len(rows) < batch_size:
                 break
+        if forgotten and redis is not None and keys is not None:
+            await asyncio.sleep(settle_seconds)
+            try:
+                report.redis_keys += await forget_cached(redis, keys, forgotten)
+            except (RedisError, OSError) as exc:
+                log.warning("could not delete cached keys", extra={"error": repr(exc)})
         while True:
             status = await conn.execute(DELETE_OLD_OUTBOX, cutoff, batch_size * 10)
             deleted = int(status.rsplit(" ", 1)[1])

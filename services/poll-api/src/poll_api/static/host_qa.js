@@ -63,6 +63,8 @@ function itemRow(room, token, item) {
   return li;
 }
 
+let lastDrawn = null;
+
 async function refresh() {
   const room = roomFromPath();
   const token = room ? tokenFor(room) : null;
@@ -77,6 +79,13 @@ async function refresh() {
   }
   section.hidden = false;
   const board = result.data;
+  // Redraw only what changed: a list rebuilt every refresh would pull the buttons from under
+  // the host's pointer.
+  const drawn = JSON.stringify(board);
+  if (drawn === lastDrawn) {
+    return;
+  }
+  lastDrawn = drawn;
   $("qa-host-summary").textContent =
     board.items.length + (board.items.length === 1 ? " question" : " questions") +
     (board.moderated ? " · moderated: " + board.pending + " waiting" : "");
