@@ -1,7 +1,8 @@
-"""A Q&A board survives a SIGKILLed vote-worker and a SIGKILLed gateway during its upvotes
-(issue 13): every acknowledged ask is stored once, every acknowledged upvote is the stored one
-(0 lost), no item and no upvote is counted twice (0 duplicated), every score equals a recount of
-the stored upvotes, and the connected participants' last boards show the stored scores.
+"""A Q&A board survives a SIGKILLed vote-worker, a SIGKILLed gateway, a broker restart and a Redis
+restart without its data during its upvotes (issue 13): every acknowledged ask is stored once,
+every acknowledged upvote is the stored one (0 lost), no item and no upvote is counted twice (0
+duplicated), every score equals a recount of the stored upvotes, and the connected participants'
+last boards show the stored scores.
 
 An action whose reply was lost (its gateway died) is sent again until acknowledged: an ask with
 the same `client_ask_id` (the same item), an upvote with the same `up` (a newer seq: latest wins).
@@ -20,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.fault.scenario import ScenarioContext, api_call, gateway_urls
 from tests.fault.servers import PrivateServers
-from tests.fault.test_faults import kill_gateway, kill_worker
+from tests.fault.test_faults import kill_gateway, kill_worker, restart_rabbitmq, restart_redis
 from tests.support.isolation import Resources
 from tests.support.participant import Participant
 from tests.support.procs import Stack
@@ -31,6 +32,9 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 PEOPLE = 100
 ASKERS = 12
 UPVOTES_EACH = 20
+# Each fault at a share of the planned answers: SIGKILLs, then the broker restarted (its
+# connections forced closed, the services reconnect) and Redis restarted without its data.
+FAULTS = ((0.2, kill_worker), (0.45, kill_gateway), (0.65, restart_rabbitmq), (0.85, restart_redis))
 RETRYABLE = {"unavailable", "overloaded", "rate_limited", "not_joined"}
 
 
@@ -138,7 +142,7 @@ async def test_a_qa_board_loses_and_doubles_nothing_under_faults(
             # the upvotes go on while the killed service comes back.
             planned = PEOPLE * UPVOTES_EACH
             ctx = ScenarioContext(fault_stack, private_servers, fault_resources, poll, [], rng)
-            for share, inject in ((0.2, kill_worker), (0.5, kill_gateway)):
+            for share, inject in FAULTS:
                 while acked_total < share * planned:
                     await asyncio.sleep(0.02)
                 injected.append(asyncio.create_task(inject(ctx)))

@@ -1,8 +1,8 @@
-"""A word cloud survives a SIGKILLed vote-worker and a SIGKILLed gateway while its answers
-change (issue 13): the answer stored for each participant is the last one acknowledged (0 lost,
-latest wins), nobody is counted twice (0 duplicated: one stored answer per participant), the
-stored aggregate equals a recomputation from the stored answers with the moderation applied,
-and every connected screen ends on the stored tally.
+"""A word cloud survives a SIGKILLed vote-worker, a SIGKILLed gateway, a broker restart and a Redis
+restart while its answers change (issue 13): the answer stored for each participant is the last
+one acknowledged (0 lost, latest wins), nobody is counted twice (0 duplicated: one stored answer
+per participant), the stored aggregate equals a recomputation from the stored answers with the
+moderation applied, and every connected screen ends on the stored tally.
 
 An answer whose reply was lost (its gateway died) is sent again, with the same
 `client_vote_id`, until acknowledged.
@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from contracts.answers import ANSWER_ADAPTER
 from tests.fault.scenario import ScenarioContext, api_call, gateway_urls
 from tests.fault.servers import PrivateServers
-from tests.fault.test_faults import kill_gateway, kill_worker
+from tests.fault.test_faults import kill_gateway, kill_worker, restart_rabbitmq, restart_redis
 from tests.support.host import bearer
 from tests.support.isolation import Resources
 from tests.support.participant import Participant
@@ -32,6 +32,9 @@ pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
 
 PEOPLE = 100
 ANSWERS_EACH = 12
+# Each fault at a share of the planned answers: SIGKILLs, then the broker restarted (its
+# connections forced closed, the services reconnect) and Redis restarted without its data.
+FAULTS = ((0.2, kill_worker), (0.45, kill_gateway), (0.65, restart_rabbitmq), (0.85, restart_redis))
 RETRYABLE = {"unavailable", "overloaded", "rate_limited", "not_joined"}
 WORDS = ["Python", "python!", "RUST", "rust", "Data science", "café", "cafe\u0301", "🎉", "Go"]
 CLOUD = {"kind": "wordcloud", "prompt": "One word?", "max_entries": 3, "banned_words": ["meh"]}
@@ -118,7 +121,7 @@ async def test_a_word_cloud_loses_and_doubles_nothing_under_faults(
         async def faults() -> None:
             planned = PEOPLE * ANSWERS_EACH
             ctx = ScenarioContext(fault_stack, private_servers, fault_resources, poll, [], rng)
-            for share, inject in ((0.2, kill_worker), (0.5, kill_gateway)):
+            for share, inject in FAULTS:
                 while acked_total < share * planned:
                     await asyncio.sleep(0.02)
                 injected.append(asyncio.create_task(inject(ctx)))

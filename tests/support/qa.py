@@ -17,7 +17,9 @@ QA_REPLIES = {"asked", "upvoted", "error"}
 async def qa_request(p: Participant, frame: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
     """Send an `ask` or `upvote` and wait for its reply (`asked`, `upvoted` or `error`).
 
-    One request at a time per participant: the reply is the first such frame after the send.
+    One request at a time per participant: the reply is the first such frame after the send
+    that answers this request. A late reply to an earlier request that timed out (an `upvoted`
+    for another item or direction, an `asked` for another `client_ask_id`) is passed over.
     """
     start = len(p.frames)
     await p.send(frame)
@@ -25,7 +27,7 @@ async def qa_request(p: Participant, frame: dict[str, Any], timeout: float = 30)
     deadline = loop.time() + timeout
     while True:
         for seen in p.frames[start:]:
-            if seen.get("type") in QA_REPLIES:
+            if seen.get("type") in QA_REPLIES and _answers(frame, seen):
                 return seen
         if not p.connected:
             raise ConnectionError(f"closed ({p.close_code}) before the reply")
@@ -113,3 +115,11 @@ def expected_frame_items(truth: QaTruth) -> list[tuple[str, int, str, bool]]:
         for item_id, i in truth.items.items()
         if i["status"] in {"approved", "answered"}
     )
+
+
+def _answers(request: dict[str, Any], reply: dict[str, Any]) -> bool:
+    if reply.get("type") == "upvoted":
+        return reply.get("item") == request.get("item") and reply.get("up") == request.get("up")
+    if reply.get("type") == "asked" and "client_ask_id" in request:
+        return reply.get("client_ask_id") in (None, request["client_ask_id"])
+    return True

@@ -65,6 +65,27 @@ async def connect(url: str, *, name: str, timeout: float = 10.0) -> AbstractRobu
     )
 
 
+async def connect_declared(
+    url: str,
+    *,
+    name: str,
+    timeout: float = 10.0,
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+) -> AbstractRobustConnection:
+    """A connection on which the topology was declared, as one step to retry: a broker that
+    shuts down between the connect and the declarations (CONNECTION_FORCED) fails the whole
+    step, and the connection it opened is closed rather than left reconnecting."""
+    connection = await connect(url, name=name, timeout=timeout)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, delivery_limit=delivery_limit)
+        await channel.close()
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
 async def declare_topology(
     channel: AbstractChannel,
     *,

@@ -5,6 +5,7 @@
   unbounded number of attempts, errors that retrying cannot fix raised at once, an `on_retry`
   hook (count it, log it) and a `stopping` event that abandons the wait on shutdown. Use it only
   where repeating the call is safe (idempotent).
+- `wait_for_dependency(what, step, give_up_after=...)`: a start-up step retried for a while.
 - `CircuitBreaker`: a dependency that keeps failing is not called for a while.
 
 The breaker: closed, calls pass and consecutive failures are counted. After `failure_threshold`
@@ -107,6 +108,23 @@ async def retry(
             except TimeoutError:
                 continue
             raise Stopping(what) from exc
+
+
+async def wait_for_dependency(
+    what: str,
+    operation: Callable[[], Awaitable[T]],
+    *,
+    give_up_after: float,
+    attempt_timeout: float = 15.0,
+) -> T:
+    """A start-up step against a dependency that may start after us, or restart while we start
+    (compose, CI, a broker restart): retried with backoff until it succeeds or `give_up_after`
+    seconds have passed (then ConnectionError). The step must be safe to repeat."""
+    try:
+        async with asyncio.timeout(give_up_after):
+            return await retry(operation, what=what, timeout=attempt_timeout, base=0.2, cap=5.0)
+    except TimeoutError:
+        raise ConnectionError(f"{what} not reachable within {give_up_after:g} s") from None
 
 
 class CircuitOpen(Exception):

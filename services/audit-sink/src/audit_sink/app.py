@@ -19,6 +19,7 @@ from audit_sink.store import AuditStore
 from zephyr_runtime import amqp
 from zephyr_runtime.health import Check, dependency_sample, run_checks
 from zephyr_runtime.health_routes import health_routes
+from zephyr_runtime.resilience import retry
 from zephyr_runtime.sampler import ops_sampler
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,18 @@ def build_app(settings: Settings) -> AsgiFastStream:
 
     async def open_resources() -> None:
         await store.open()
-        connection = await amqp.connect(
-            settings.amqp_url, name=f"{SERVICE}-topology", timeout=settings.amqp_timeout_seconds
+        # A restart may race the broker's own restart: retry the declarations a while.
+        connection = await retry(
+            lambda: amqp.connect_declared(
+                settings.amqp_url,
+                name=f"{SERVICE}-topology",
+                timeout=settings.amqp_timeout_seconds,
+            ),
+            what="rabbitmq",
+            attempts=8,
+            timeout=15,
         )
-        try:
-            await amqp.declare_topology(await connection.channel())
-        finally:
-            await connection.close()
+        await connection.close()
         batcher.start()
         sampler.start()
 

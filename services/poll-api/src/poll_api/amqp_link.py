@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from aiormq.abc import DeliveredMessage
 
 from contracts.topology import LIVE_EXCHANGE
-from zephyr_runtime.amqp import PublishFailed, connect, declare_topology, publish_destination
+from zephyr_runtime.amqp import PublishFailed, connect_declared, publish_destination
 from zephyr_runtime.opsmetrics import MESSAGES_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,9 @@ class AmqpLink:
     async def connection(self) -> AbstractRobustConnection:
         async with self._lock:
             if self._connection is None:
-                connection = await connect(self._url, name=self._name, timeout=self._timeout)
-                try:
-                    channel = await connection.channel()
-                    await declare_topology(channel)
-                    await channel.close()
-                except BaseException:
-                    await connection.close()
-                    raise
-                self._connection = connection
+                self._connection = await connect_declared(
+                    self._url, name=self._name, timeout=self._timeout
+                )
             return self._connection
 
     async def check(self) -> None:

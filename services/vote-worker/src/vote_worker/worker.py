@@ -27,7 +27,7 @@ from vote_worker.rebuild import RedisRebuild
 from vote_worker.reconciler import Reconciler
 from vote_worker.settings import SERVICE_NAME, Settings
 from vote_worker.tally_cache import TallyCache
-from zephyr_runtime.amqp import ConfirmedPublisher, connect, declare_topology
+from zephyr_runtime.amqp import ConfirmedPublisher, connect_declared
 from zephyr_runtime.asgi_server import BackgroundHttpServer
 from zephyr_runtime.batching import Batcher
 from zephyr_runtime.dbmetrics import observe_queries, record_asyncpg_pool
@@ -36,11 +36,14 @@ from zephyr_runtime.health_routes import health_routes
 from zephyr_runtime.keys import RedisKeys
 from zephyr_runtime.pg import create_pool
 from zephyr_runtime.queuedepth import QueueDepthSampler
-from zephyr_runtime.resilience import retry
+from zephyr_runtime.resilience import wait_for_dependency
 from zephyr_runtime.sampler import PeriodicSampler, ops_sampler, run_every
 from zephyr_runtime.tasks import cancel_all
 
 log = logging.getLogger(__name__)
+
+# How long the start waits for a dependency that is down or restarting before it gives up.
+START_WAIT_S = 90.0
 
 
 class Worker:
@@ -64,21 +67,21 @@ class Worker:
     async def start(self) -> None:
         s = self.settings
         # A restart may race a dependency's own restart: retry the first connections a while.
-        self.pool = await retry(
+        self.pool = await wait_for_dependency(
+            "postgres",
             lambda: create_pool(
                 s,
                 application_name=SERVICE_NAME,
                 max_size=s.db_pool_size,
                 init=observe_queries,  # zephyr_db_query_duration_seconds
             ),
-            what="postgres",
-            attempts=8,
-            timeout=15,
+            give_up_after=START_WAIT_S,
         )
         quiz_settings = s.model_copy(
             update={"db_statement_timeout_seconds": s.quiz_statement_timeout_seconds}
         )
-        self.quiz_pool = await retry(
+        self.quiz_pool = await wait_for_dependency(
+            "postgres",
             lambda: create_pool(
                 quiz_settings,
                 application_name=f"{SERVICE_NAME}-quiz",
@@ -86,26 +89,23 @@ class Worker:
                 max_size=2,
                 init=observe_queries,
             ),
-            what="postgres",
-            attempts=8,
-            timeout=15,
+            give_up_after=START_WAIT_S,
         )
         self.redis = aioredis.from_url(
             s.redis_url,
             socket_timeout=s.redis_timeout_seconds,
             socket_connect_timeout=s.redis_timeout_seconds,
         )
-        self.connection = await retry(
-            lambda: connect(
-                s.amqp_url, name=f"{SERVICE_NAME} {s.instance_id}", timeout=s.amqp_timeout_seconds
+        self.connection = await wait_for_dependency(
+            "rabbitmq",
+            lambda: connect_declared(
+                s.amqp_url,
+                name=f"{SERVICE_NAME} {s.instance_id}",
+                timeout=s.amqp_timeout_seconds,
+                delivery_limit=s.delivery_limit,
             ),
-            what="rabbitmq",
-            attempts=8,
-            timeout=15,
+            give_up_after=START_WAIT_S,
         )
-        channel = await self.connection.channel()
-        await declare_topology(channel, delivery_limit=s.delivery_limit)
-        await channel.close()
         self.publisher = ConfirmedPublisher(self.connection, timeout=s.amqp_timeout_seconds)
         outbound = Outbound(self.publisher)
         keys = RedisKeys(s.redis_prefix)
@@ -147,7 +147,12 @@ class Worker:
         http_app = AsgiFastStream(
             self.broker, asgi_routes=health_routes(self.readiness), asyncapi_path="/docs/asyncapi"
         )
-        await self.broker.start()
+        await wait_for_dependency(
+            "rabbitmq consumers",
+            self._start_consuming,
+            give_up_after=START_WAIT_S,
+            attempt_timeout=30,
+        )
         watch = DeadLetterWatch(self.connection, outbound, interval_s=s.dead_letter_sample_s)
         self._loops = [
             run_every(s.reconcile_interval_s, self.reconciler.reconcile_once, what="reconcile"),
@@ -169,6 +174,17 @@ class Worker:
             s.port,
             extra={"prefetch": s.prefetch, "batch_max_votes": s.batch_max_votes},
         )
+
+    async def _start_consuming(self) -> None:
+        """Start the broker's subscribers; a broker restarting meanwhile fails the attempt,
+        which is undone (channels and connection closed) so that the next one starts clean."""
+        assert self.broker is not None
+        try:
+            await self.broker.start()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            raise
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         async def postgres() -> None:

@@ -3,7 +3,6 @@ WebSocket port; on stop, drain the votes and close every socket with 1012."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,7 +26,7 @@ from ws_gateway.settings import Settings
 from ws_gateway.votes import ACCEPT
 from zephyr_runtime import amqp
 from zephyr_runtime.health import dependency_sample
-from zephyr_runtime.resilience import retry
+from zephyr_runtime.resilience import wait_for_dependency
 from zephyr_runtime.sampler import PeriodicSampler, ops_sampler
 
 log = logging.getLogger(__name__)
@@ -37,11 +36,7 @@ T = TypeVar("T")
 
 async def _wait_for(what: str, connect: Callable[[], Awaitable[T]], give_up_after: float) -> T:
     """Dependencies may start after us (compose, CI): retry with backoff for a while."""
-    try:
-        async with asyncio.timeout(give_up_after):
-            return await retry(connect, what=what, base=0.2, cap=5.0)
-    except TimeoutError:
-        raise ConnectionError(f"{what} not reachable within {give_up_after:g} s") from None
+    return await wait_for_dependency(what, connect, give_up_after=give_up_after)
 
 
 def _redis_client(s: Settings) -> aioredis.Redis:
@@ -93,14 +88,11 @@ class Gateway:
         await _wait_for("redis", lambda: ACCEPT.load(redis), connect_timeout)
         self._amqp = connection = await _wait_for(
             "rabbitmq",
-            lambda: amqp.connect(
+            lambda: amqp.connect_declared(
                 s.amqp_url, name=f"ws-gateway {s.instance_id}", timeout=s.amqp_timeout_seconds
             ),
             connect_timeout,
         )
-        channel = await connection.channel()
-        await amqp.declare_topology(channel)
-        await channel.close()
         self._http = httpx.AsyncClient(timeout=s.poll_api_timeout_seconds)
 
         ctx = self._ctx = GatewayContext(s, redis, connection, self._http)
