@@ -189,9 +189,14 @@ class Consumer:
 Handle = Callable[[Consumer, bytes, Delivered], Awaitable[None]]
 
 
-async def raw_body(message: StreamMessage[Any]) -> bytes:
-    """Decoder: the body as bytes, so an invalid body reaches the consumer instead of failing."""
-    return bytes(message.body)
+async def as_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
+    """Decoder: the message itself, so an invalid body reaches the consumer instead of failing.
+
+    The handler takes it as its one argument rather than through FastStream's context
+    (`message: RabbitMessage`): that context field is resolved by a synchronous call, which
+    fast_depends runs in a worker thread, a thread hop per message (5 % of the worker's CPU
+    at 2,000 votes/s in a py-spy profile, docs/performance.md)."""
+    return message
 
 
 @contextlib.contextmanager
@@ -272,11 +277,12 @@ def _subscribe(
         RabbitQueue(queue, QueueType.QUORUM, declare=False),
         channel=channel,
         ack_policy=AckPolicy.MANUAL,
-        decoder=raw_body,
+        decoder=as_message,
         no_reply=True,
         title=title,
         description=description,
     )
-    async def consume(body: bytes, message: RabbitMessage) -> None:
+    async def consume(decoded: Any) -> None:
+        message: RabbitMessage = decoded
         with consume_span(queue, message):
-            await handle(consumer, body, message)
+            await handle(consumer, bytes(message.body), message)
