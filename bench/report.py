@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.report_keynote import keynote_rows
+from bench.report_keynote import keynote_rows, wordcloud_rows
 from bench.results import RESULTS_DIR
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -202,6 +202,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                 "joinstorm",
             )
         )
+    out.extend(wordcloud_rows(_load("wordcloud")))
     return out
 
 
@@ -267,7 +268,11 @@ def markdown() -> str:
             + ", ".join(f"{d['scenario']} {d['machine']['load_average'][0]:.1f}" for d in docs)
             + ". Full figures and settings: `bench/results/*.json`.",
         ]
-    for name, label in (("joinstorm", "join storm row"), ("broadcast", "broadcast row")):
+    for name, label in (
+        ("joinstorm", "join storm row"),
+        ("broadcast", "broadcast row"),
+        ("wordcloud", "word cloud rows"),
+    ):
         doc = _load(name)
         if doc:
             m = doc["machine"]
