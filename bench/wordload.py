@@ -75,19 +75,20 @@ async def words_burst(worker: Worker, p: dict[str, Any]) -> dict[str, Any]:
         len(s.sent) > s.errors.total() and not s.closed for s in screens
     ):
         await asyncio.sleep(0.05)
-    accepted: dict[str, list[list[str]]] = {}  # participant id -> accepted lists, in send order
+    # participant id -> [(words, accepted)] in send order; a send not accepted was refused (an
+    # `error` frame) or is unanswered.
+    sent: dict[str, list[tuple[list[str], bool]]] = {}
     refused = failed_sends
     for i, client_vote_id, words in sends:
         screen = screens[i]
-        if client_vote_id in screen.sent:
-            refused += 1
-            continue
-        accepted.setdefault(str(screen.participant_id), []).append(words)
+        ok = client_vote_id not in screen.sent
+        refused += not ok
+        sent.setdefault(str(screen.participant_id), []).append((words, ok))
     return {
         "sent": len(send_times),
         "send_times": send_times,
         "first_send_times": first_send_times,
-        "accepted_words": accepted,
+        "answers": sent,
         "not_accepted": refused,
         **await worker._answers(5),
     }
