@@ -29,6 +29,7 @@ class Screen:
         self.participant_id: str | None = None
         self.ws: ClientConnection | None = None
         self.counts: list[int] | None = None
+        self.words: list[dict[str, Any]] | None = None  # a word cloud's top words
         self.total = 0
         self.version = -1
         self.changed_at = 0.0  # when the screen last showed new counts
@@ -65,9 +66,9 @@ class Screen:
         if joined.get("tally"):
             self._tally(time.monotonic(), joined["tally"])
 
-    async def vote(self, option: int, answer: dict[str, Any] | None = None) -> None:
+    async def vote(self, option: int, answer: dict[str, Any] | None = None) -> str:
         """Vote `option` on the current question, or send `answer` (e.g. `{"question": 2,
-        "ranking": [1, 0]}`) instead."""
+        "ranking": [1, 0]}`) instead; the vote's `client_vote_id`."""
         assert self.ws is not None
         self._next_vote += 1
         client_vote_id = str(self._next_vote)
@@ -80,18 +81,21 @@ class Screen:
         except ConnectionClosed:
             self.sent.pop(client_vote_id, None)
             self.errors["closed"] += 1
+        return client_vote_id
 
     def _tally(self, now: float, frame: dict[str, Any]) -> None:
         # The screen follows question 0 (the single choice every scenario measures).
         if frame.get("qid", 0) != 0 or frame["version"] < self.version:
             return
-        counts = frame["counts"]
-        if counts != self.counts:
+        # A word cloud's frame carries `words` (its top words) instead of `counts`.
+        counts, words = frame.get("counts"), frame.get("words")
+        if counts != self.counts or words != self.words:
             self.changed_at = now
-        self.counts, self.total, self.version = counts, frame["total"], frame["version"]
+        self.counts, self.words = counts, words
+        self.total, self.version = frame["total"], frame["version"]
         if self.trace is not None:
             self.trace.append((now, self.total))
-        if self.on_tally is not None:
+        if self.on_tally is not None and counts is not None:
             self.on_tally(self, now, counts)
 
     async def _read(self) -> None:

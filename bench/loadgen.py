@@ -3,8 +3,9 @@
 The parent (a scenario) starts `LoadGen(specs)`: one process per spec, each opening its
 connections concurrently (bounded by a semaphore), joining, then answering commands one at a
 time: `votes` (a steady rate), `burst` (every participant votes once), `probe`, `converge`,
-`snapshot` and `close`. Times are `time.monotonic()`, which is one clock for every process of
-the machine, so a send time in one process and an arrival time in another can be compared.
+`words_burst` and `words_converge` (bench/wordload.py), `snapshot` and `close`. Times are
+`time.monotonic()`, which is one clock for every process of the machine, so a send time in one
+process and an arrival time in another can be compared.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from bench.client import Screen
 from bench.limits import raise_open_files
 from bench.rawclient import LeanScreen
+from bench.wordload import words_burst, words_converge
 
 CONNECT_CONCURRENCY = 100
 JOIN_ATTEMPTS = 8
@@ -318,6 +320,12 @@ class Worker:
             s.accepted_ids, s.accept_latency, s.errors = [], [], Counter()
             s.sent.clear()
         return result
+
+    async def words_burst(self, p: dict[str, Any]) -> dict[str, Any]:
+        return await words_burst(self, p)  # bench/wordload.py
+
+    async def words_converge(self, p: dict[str, Any]) -> dict[str, Any]:
+        return await words_converge(self, p)
 
     async def close(self, _p: dict[str, Any]) -> dict[str, Any]:
         everyone: list[Screen | LeanScreen] = [*self.screens, *self.lean]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.report_keynote import keynote_rows
+from bench.report_keynote import keynote_rows, wordcloud_rows
 from bench.results import RESULTS_DIR
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
@@ -202,6 +202,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
                 "joinstorm",
             )
         )
+    out.extend(wordcloud_rows(_load("wordcloud")))
     return out
 
 
@@ -262,12 +263,16 @@ def markdown() -> str:
             f"{finished[0]} to {finished[-1]}: medians of {max(repeats)} runs per scenario, on "
             f"{m['cores']} cores ({m['cpu_model']}), {m['memory_bytes'] / 2**30:.1f} GiB, "
             f"kernel {m['kernel']}, Python {m['python']}, commit {commit}"
-            f"{' + local changes' if m['git'].get('dirty') else ''}; load average at the "
-            f"start of each scenario: "
+            f"{' + local changes' if m['git'].get('dirty') else ''}; load average (1 min) "
+            f"as each scenario ended: "
             + ", ".join(f"{d['scenario']} {d['machine']['load_average'][0]:.1f}" for d in docs)
             + ". Full figures and settings: `bench/results/*.json`.",
         ]
-    for name, label in (("joinstorm", "join storm row"), ("broadcast", "broadcast row")):
+    for name, label in (
+        ("joinstorm", "join storm row"),
+        ("broadcast", "broadcast row"),
+        ("wordcloud", "word cloud rows"),
+    ):
         doc = _load(name)
         if doc:
             m = doc["machine"]
@@ -275,7 +280,7 @@ def markdown() -> str:
                 f"\nThe {label}: `python -m bench.run {name}`, finished "
                 f"{doc['finished_at']}, commit {(m['git'].get('commit') or '?')[:10]}"
                 f"{' + local changes' if m['git'].get('dirty') else ''}, load average "
-                f"{m['load_average'][0]:.1f} at its start."
+                f"{m['load_average'][0]:.1f} as it ended (1 min)."
             )
     quiz = _load("quiz")
     if quiz:
@@ -285,7 +290,7 @@ def markdown() -> str:
             f"{quiz['figures'].get('repeats', 1)} run, "
             f"commit {(m['git'].get('commit') or '?')[:10]}"
             f"{' + local changes' if m['git'].get('dirty') else ''}, load average "
-            f"{m['load_average'][0]:.1f} at its start."
+            f"{m['load_average'][0]:.1f} as it ended (1 min)."
         )
     return "\n".join(lines)
 

@@ -57,3 +57,36 @@ def keynote_rows(capacity: dict[str, Any] | None, broadcast: dict[str, Any] | No
             )
         )
     return out
+
+
+def wordcloud_rows(doc: dict[str, Any] | None) -> list[Row]:
+    """Issue 13's word-cloud burst: correctness, time to the final top 100, CPU per answer."""
+    if not doc:
+        return []
+    f, c = doc["figures"], doc["checks"]
+    counted = bool(c["every_answer_counted"] and c["every_screen_final"])
+    cpu = f["cpu_ms_per_answer"]
+    return [
+        (
+            "word cloud burst: every answer stored, the latest counted, every screen the top 100",
+            "all",
+            f"{c['stored']:,} of {c['accepted']:,} stored, every screen final: "
+            f"{c['every_screen_final']}",
+            _met(counted),
+            "wordcloud",
+        ),
+        (
+            "word cloud burst: last answer → every screen shows the final top 100",
+            "—",
+            f"{f['last_screen_final_after_last_answer_s']} s",
+            "—",
+            "wordcloud",
+        ),
+        (
+            "word cloud burst: CPU ms per answer, vote-worker / services / with servers",
+            "—",
+            f"{cpu.get('vote_worker')} / {cpu.get('services')} / {cpu.get('all')}",
+            "—",
+            "wordcloud",
+        ),
+    ]

@@ -29,6 +29,7 @@ SCENARIOS = (
     "quiz",
     "joinstorm",
     "broadcast",
+    "wordcloud",
 )
 QUICK_OUT = Path(__file__).resolve().parent.parent / ".run" / "bench-quick"
 

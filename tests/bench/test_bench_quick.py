@@ -26,6 +26,7 @@ SCENARIOS = [
     "quiz",
     "joinstorm",
     "broadcast",
+    "wordcloud",
 ]
 
 
@@ -78,6 +79,16 @@ def test_quick_scenario_writes_results_and_loses_no_vote(scenario: str, tmp_path
         assert checks["ranks_equal_sql_rank"], checks
         assert checks["every_screen_shows_its_stored_result"], checks
         assert figures["close_to_last_leaderboard_s"] is not None
+        return
+    if scenario == "wordcloud":
+        assert checks["every_answer_counted"], checks
+        assert checks["every_stored_answer_is_latest"], checks
+        assert checks["tally_equals_recomputation"], checks
+        assert checks["stored_top_equals_expected"], checks
+        assert checks["every_screen_final"], checks
+        assert figures["resent"] > 0 and figures["distinct_words"] > 0, figures
+        assert figures["first_answer_to_screen"]["count"] > 0, figures
+        assert figures["cpu_ms_per_answer"]["vote_worker"] > 0, figures
         return
     assert checks["tally_equals_group_by"], checks
     if scenario in ("steady", "mixed", "burst"):
