@@ -13,12 +13,15 @@ from uuid import UUID
 
 from contracts import AuditBatch, AuditEvent, Vote, utcnow
 from contracts.audit import MAX_EVENTS_PER_BATCH
+from contracts.ids import uuid5
 from vote_worker.record import RecordResult, RejectedVote
 from vote_worker.settings import SERVICE_NAME
 
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
 
 def event_id(kind: str, subject: uuid.UUID | str) -> uuid.UUID:
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"zephyr:{kind}:{subject}")
+    return uuid5(_URL_NAMESPACE, f"zephyr:{kind}:{subject}")
 
 
 def _event(
@@ -47,11 +50,21 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
     """`vote.recorded` per valid vote (new or already stored, with its question and normalised
     answer), `vote.rejected` per rejected one (with the rule an invalid answer broke)."""
     at = utcnow()
+    correlation_id = correlation_id[:128]
+    # One per vote: built without validation (every field comes from a validated Vote and
+    # the constants here), which costs a third of what AuditEvent(...) does.
+    construct = AuditEvent.model_construct
     events = [
-        _event(
-            "vote.recorded",
-            vote.vote_id,
-            {
+        construct(
+            event_id=event_id("vote.recorded", vote.vote_id),
+            kind="vote.recorded",
+            service=SERVICE_NAME,
+            occurred_at=at,
+            poll_id=vote.poll_id,
+            participant_id=vote.participant_id,
+            correlation_id=correlation_id,
+            client_ip=None,
+            data={
                 "vote_id": str(vote.vote_id),
                 "qid": vote.qid,
                 "answer": vote.answer.model_dump(),
@@ -59,9 +72,6 @@ def vote_events(result: RecordResult, correlation_id: str) -> list[AuditEvent]:
                 "seq": vote.seq,
                 "epoch": vote.epoch,
             },
-            correlation_id,
-            at=at,
-            vote=vote,
         )
         for vote in result.valid
     ]
@@ -116,4 +126,5 @@ def dead_letter_event(queue: str, depth: int, previous: int) -> AuditEvent:
 
 def batches(events: Sequence[AuditEvent]) -> Iterator[AuditBatch]:
     for start in range(0, len(events), MAX_EVENTS_PER_BATCH):
-        yield AuditBatch(events=list(events[start : start + MAX_EVENTS_PER_BATCH]))
+        # The events are AuditEvent models already (validated, or built from validated data).
+        yield AuditBatch.model_construct(events=list(events[start : start + MAX_EVENTS_PER_BATCH]))

@@ -103,6 +103,7 @@ class Gateway:
         ctx.batcher.start()
         ctx.fanout.start()
         ctx.qa.start()
+        ctx.idle.start()
         self._sampler = ops_sampler(
             dependency_sample(ctx.dependency_checks()), interval=s.metrics_sample_seconds
         )
@@ -142,6 +143,7 @@ class Gateway:
             await ctx.events.stop()  # emits the last security events
             await ctx.fanout.stop()
             await ctx.qa.stop()
+            await ctx.idle.stop()
             await ctx.live.close()
             await ctx.publisher.close()
         if self._amqp is not None:

@@ -65,7 +65,7 @@ Outcomes = Sequence[tuple[Waiting, Vote | ErrorFrame]]
 def refuse(votes: Iterable[Waiting], code: str) -> None:
     """Answer each vote with `unavailable` (retry in a second); `code` labels the metric."""
     for vote in votes:
-        metrics.VOTES_REJECTED.labels(code).inc()
+        metrics.votes_rejected(code).inc()
         vote.reply(
             error_frame(
                 "unavailable",
@@ -134,8 +134,9 @@ class Confirms:
                 refuse([pending], "unavailable")
             else:
                 metrics.VOTES_ACCEPTED.inc()
+                # Built from the validated vote without validating again (one per vote).
                 pending.reply(
-                    VoteAcceptedFrame(
+                    VoteAcceptedFrame.model_construct(
                         vote_id=outcome.vote_id,
                         question=pending.question,
                         qid=outcome.qid,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
@@ -68,15 +67,12 @@ async def serve_connection(ctx: GatewayContext, ws: ServerConnection) -> None:
     ip = client_ip(ws)
     session = Session(ctx, ws, entry, correlation_id=correlation_id, client_ip=ip)
     frames = ctx.limits.frame_rate()
-    idle = ctx.settings.idle_timeout_seconds
+    idle = ctx.idle  # closes the connection after idle_timeout_seconds without a frame
+    idle.touch(ws)
     try:
         while True:
-            try:
-                async with asyncio.timeout(idle):
-                    message = await ws.recv()
-            except TimeoutError:
-                await ws.close(CloseCode.NORMAL_CLOSURE, "idle timeout")
-                return
+            message = await ws.recv()
+            idle.touch(ws)
             if not await ctx.limits.admit_frame(ws, frames, ip):
                 continue  # over the connection's frame rate: answered (or closed) already
             try:
@@ -88,4 +84,5 @@ async def serve_connection(ctx: GatewayContext, ws: ServerConnection) -> None:
                 log.exception("frame handling failed")
                 await send(ws, error_frame("unavailable", "internal error; retry", 1.0))
     finally:
+        idle.forget(ws)
         await session.close()

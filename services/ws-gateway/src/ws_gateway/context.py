@@ -9,6 +9,7 @@ from aio_pika.abc import AbstractRobustConnection
 from ws_gateway.audit import security_events
 from ws_gateway.fanout import Fanout
 from ws_gateway.guard import GuardedPublisher, LoadGuard
+from ws_gateway.idle import IdleSweeper
 from ws_gateway.limits import Limits
 from ws_gateway.live import LiveFeed
 from ws_gateway.qa import QaDesk
@@ -38,6 +39,7 @@ class GatewayContext:
         self.redis = redis
         self.keys = RedisKeys(s.redis_prefix)
         self.draining = False  # set at shutdown: no new connections, joins or votes
+        self.idle = IdleSweeper(s.idle_timeout_seconds)
         self.guard = LoadGuard(
             amqp,
             redis,

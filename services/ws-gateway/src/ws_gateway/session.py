@@ -101,16 +101,16 @@ class Session:
 
     async def handle(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
-            metrics.FRAMES_IN.labels("binary").inc()
+            metrics.frames_in("binary").inc()
             await self._error("invalid_frame", "binary frames are not supported; send JSON text")
             return
         try:
             frame = CLIENT_FRAME_ADAPTER.validate_json(message)
         except ValidationError as exc:
-            metrics.FRAMES_IN.labels("invalid").inc()
+            metrics.frames_in("invalid").inc()
             await self._error("invalid_frame", describe_invalid_frame(exc))
             return
-        metrics.FRAMES_IN.labels(frame.type).inc()
+        metrics.frames_in(frame.type).inc()
         if isinstance(frame, VoteFrame):
             await self._vote(frame)
         elif isinstance(frame, JoinFrame):
@@ -159,7 +159,7 @@ class Session:
             log.warning("vote check failed on redis", extra={"error": repr(exc)})
             ballot = Refused("unavailable", "the vote could not be checked; retry", RETRY_AFTER)
         if isinstance(ballot, Refused):
-            metrics.VOTES_REJECTED.labels(ballot.code).inc()
+            metrics.votes_rejected(ballot.code).inc()
             await self._error(ballot.code, ballot.message, ballot.retry_after)
             return
         assert self.participant_id is not None
@@ -170,7 +170,7 @@ class Session:
         )
         if refusal is not None:
             refused_code, refused_message, refused_after = refusal
-            metrics.VOTES_REJECTED.labels(refused_code).inc()
+            metrics.votes_rejected(refused_code).inc()
             await self._error(refused_code, refused_message, refused_after)
             return
         pending = PendingVote(
@@ -188,11 +188,11 @@ class Session:
         try:
             self.ctx.batcher.submit(pending)
         except Overloaded:
-            metrics.VOTES_REJECTED.labels("overloaded").inc()
+            metrics.votes_rejected("overloaded").inc()
             await self._error("overloaded", "too many votes right now; retry", RETRY_AFTER)
             return
         except BatcherClosed:
-            metrics.VOTES_REJECTED.labels("unavailable").inc()
+            metrics.votes_rejected("unavailable").inc()
             await self._error("unavailable", "the gateway is restarting; retry", RETRY_AFTER)
             return
         self._in_flight += 1

@@ -47,9 +47,9 @@ def encode(frame: BaseModel) -> str:
 
 def _count(frame: BaseModel, connections: int) -> None:
     kind = str(getattr(frame, "type", "unknown"))
-    metrics.FRAMES_OUT.labels(kind).inc(connections)
+    metrics.frames_out(kind).inc(connections)
     if isinstance(frame, ErrorFrame):
-        metrics.ERRORS_SENT.labels(frame.code).inc(connections)
+        metrics.errors_sent(frame.code).inc(connections)
 
 
 async def send(ws: ServerConnection, frame: BaseModel) -> None:
@@ -86,7 +86,7 @@ def send_each(frames: Sequence[tuple[ServerConnection, BaseModel]]) -> int:
         broadcast_text([connection], encode(frame))
         kinds[str(getattr(frame, "type", "unknown"))] += 1
     for kind, count in kinds.items():
-        metrics.FRAMES_OUT.labels(kind).inc(count)
+        metrics.frames_out(kind).inc(count)
     return len(frames)
 
 
