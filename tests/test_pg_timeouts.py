@@ -56,3 +56,24 @@ def test_the_client_gives_up_a_second_after_the_server() -> None:
     settings = load_settings(WorkerSettings, db_statement_timeout_seconds=4)
     assert settings.db_command_timeout_seconds == 5
     assert settings.db_server_settings("x")["statement_timeout"] == "4000"
+
+
+async def test_a_connection_released_inside_a_transaction_comes_back_without_it(
+    resources: Resources,
+) -> None:
+    """The pool's cheap reset still rolls back what a holder left open, and keeps the
+    connection's settings (the timeouts above, which RESET ALL would also have kept)."""
+    settings = load_settings(WorkerSettings, db_statement_timeout_seconds=0.5)
+    pool = await create_pool(settings, application_name="reset-test", max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("CREATE TEMP TABLE left_open (x int)")
+            assert conn.is_in_transaction()
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            exists = await conn.fetchval("SELECT to_regclass('pg_temp.left_open') IS NOT NULL")
+            assert exists is False  # rolled back
+            assert await conn.fetchval("SHOW statement_timeout") == "500ms"
+    finally:
+        await pool.close()
