@@ -111,6 +111,7 @@ class Gateway:
         ctx.batcher.start()
         ctx.fanout.start()
         ctx.qa.start()
+        ctx.hosts.start()
         self._sampler = ops_sampler(
             dependency_sample(ctx.dependency_checks()), interval=s.metrics_sample_seconds
         )
@@ -150,6 +151,7 @@ class Gateway:
             await ctx.events.stop()  # emits the last security events
             await ctx.fanout.stop()
             await ctx.qa.stop()
+            await ctx.hosts.stop()
             await ctx.live.close()
             await ctx.publisher.close()
         if self._amqp is not None:
