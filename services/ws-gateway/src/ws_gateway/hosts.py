@@ -102,9 +102,11 @@ class HostDesk:
             raws = await pipe.execute()
         for question, raw in zip(view.questions, raws, strict=True):
             stored = parse_tally_hash(poll_id, question.qid, raw or {})
-            if stored is not None:
-                self.offer_tally(stored)
-            tally = self._tallies.get(poll_id, {}).get(question.qid)
+            latest = self._tallies.setdefault(poll_id, {})
+            if stored is not None and _newer(stored, latest.get(question.qid)):
+                # Sent here; the other hosts heard of it from its live message.
+                latest[question.qid] = stored
+            tally = latest.get(question.qid)
             if tally is not None and tally.epoch == question.epoch:
                 frame = tally_frame(tally, question.index)
             else:
