@@ -16,10 +16,15 @@ import orjson
 import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
-from contracts import PollStateChanged, QaBoardUpdated, TallyUpdated
+from contracts import PollStateChanged, QaBoardUpdated, QuizScored, TallyUpdated
 from contracts.polls import PollStatus, PollView
 from contracts.qa import QaBoardItem
-from contracts.topology import qa_routing_key, state_routing_key, tally_routing_key
+from contracts.topology import (
+    qa_routing_key,
+    quiz_routing_key,
+    state_routing_key,
+    tally_routing_key,
+)
 from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.ws_gateway.conftest import (
@@ -146,7 +151,7 @@ async def _latest_presence(gateway: Gateway, view: PollView) -> tuple[int, int, 
     return found if found[0] == 1 and found[2] == 4 else None
 
 
-async def test_a_reset_and_a_board_change_reach_the_host(
+async def test_a_reset_a_board_change_and_a_score_reach_the_host(
     gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
 ) -> None:
     view, _ = await seed_poll(redis_client, keys, questions=[question(0, SINGLE, epoch=1)])
@@ -178,6 +183,13 @@ async def test_a_reset_and_a_board_change_reach_the_host(
         assert "author" not in orjson.dumps(qa).decode()
         signal, _ = await recv_until(hs, "changed")
         assert signal == {"type": "changed", "what": "qa", "question": None, "version": 7}
+
+        scored = QuizScored(
+            poll_id=view.id, qid=0, epoch=2, correct_options=[1], top=[], participants=0, version=3
+        )
+        await publish(scored, quiz_routing_key(view.id))
+        signal, _ = await recv_until(hs, "changed")
+        assert signal == {"type": "changed", "what": "leaderboard", "question": None, "version": 3}
 
 
 async def test_a_refused_token_and_a_revoked_one_end_the_socket(

@@ -58,10 +58,11 @@ class PresenceFrame(_Frame):
 
 class ChangedFrame(_Frame):
     """Something the console reads over HTTP changed: `qa` (the host's queue: any ask,
-    upvote or moderation) or `words` (the word list of question `question`)."""
+    upvote or moderation), `words` (the word list of question `question`) or `leaderboard`
+    (a quiz question was scored)."""
 
     type: Literal["changed"] = "changed"
-    what: Literal["qa", "words"]
+    what: Literal["qa", "words", "leaderboard"]
     question: int | None = None
     version: int = Field(ge=0)
 

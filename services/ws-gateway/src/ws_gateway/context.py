@@ -74,7 +74,9 @@ class GatewayContext:
         # Field of this process in the presence hashes: unique even for gateways in one process.
         gateway = f"{s.instance_id}:{uuid.uuid4().hex[:8]}"
         self.presence = Presence(redis, self.keys, gateway, s.presence_ttl_seconds)
-        self.hosts = HostDesk(s, redis, self.keys, self.rooms, self.fanout, self.qa, self.presence)
+        self.hosts = HostDesk(
+            s, redis, self.keys, self.rooms, self.fanout, self.qa, self.quiz, self.presence
+        )
         self.batcher = VoteBatcher(s, redis, self.keys, self.publisher, self.rooms.refresh_from_api)
 
     def dependency_checks(self) -> dict[str, Check]:

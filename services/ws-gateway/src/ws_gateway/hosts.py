@@ -19,12 +19,13 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection
 
-from contracts import QaBoardUpdated, TallyUpdated
+from contracts import QaBoardUpdated, QuizScored, TallyUpdated
 from contracts.host import ChangedFrame, HostReadyFrame, PresenceFrame
 from contracts.polls import QuestionState
 from ws_gateway.fanout import Fanout, poll_state_frame
 from ws_gateway.presence import Presence
 from ws_gateway.qa import QaDesk
+from ws_gateway.quiz import QuizFanout
 from ws_gateway.rooms import PollEntry, RoomDirectory
 from ws_gateway.settings import Settings
 from ws_gateway.tallies import parse_tally_hash, tally_frame, zero_frame
@@ -51,6 +52,7 @@ class HostDesk:
         rooms: RoomDirectory,
         fanout: Fanout,
         qa: QaDesk,
+        quiz: QuizFanout,
         presence: Presence,
     ) -> None:
         self._s = settings
@@ -62,8 +64,11 @@ class HostDesk:
         self._boards: dict[UUID, QaBoardUpdated] = {}
         self._dirty_boards: set[UUID] = set()
         self._sent: dict[UUID, PresenceFrame] = {}
+        self._scored: dict[UUID, int] = {}  # poll -> newest leaderboard version told
+        self._dirty_scores: set[UUID] = set()
         self._pending = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        quiz.watch_scores(self.offer_scored)
         fanout.watch_tallies(self.offer_tally)
         fanout.watch_states(self.on_state)
         qa.watch_boards(self.offer_board)
@@ -86,6 +91,8 @@ class HostDesk:
             self._tallies.pop(poll_id, None)
             self._boards.pop(poll_id, None)
             self._sent.pop(poll_id, None)
+            self._scored.pop(poll_id, None)
+            self._dirty_scores.discard(poll_id)
             self._dirty_boards.discard(poll_id)
             self._dirty = {key for key in self._dirty if key[0] != poll_id}
 
@@ -139,6 +146,14 @@ class HostDesk:
             self._dirty_boards.add(board.poll_id)
             self._pending.set()
 
+    def offer_scored(self, scored: QuizScored) -> None:
+        if scored.poll_id not in self._hosts:
+            return
+        if scored.version > self._scored.get(scored.poll_id, -1):
+            self._scored[scored.poll_id] = scored.version
+            self._dirty_scores.add(scored.poll_id)
+            self._pending.set()
+
     def on_state(
         self, previous: PollEntry | None, current: PollEntry, announced: list[QuestionState]
     ) -> None:
@@ -185,6 +200,12 @@ class HostDesk:
             hosts = self.hosts(poll_id)
             fan_out(hosts, board.frame())
             fan_out(hosts, ChangedFrame(what="qa", version=board.version))
+        scores, self._dirty_scores = self._dirty_scores, set()
+        for poll_id in scores:
+            version = self._scored.get(poll_id)
+            if version is not None:
+                scored = ChangedFrame(what="leaderboard", version=version)
+                fan_out(self.hosts(poll_id), scored)
 
     # ---- presence --------------------------------------------------------------------------
 

@@ -666,9 +666,8 @@ async function startConsole(room, token, joinUrl, poll) {
     render();
   }
   ui.question.focus();
-  // While the live connection is up its frames redraw the console (host_follow.js); only a
-  // quiz's leaderboard is still read here, as it changes without a frame of its own.
-  state.stop = every(REFRESH_MS, () => (isLive() ? refreshBoard(room) : refresh()));
+  // While the live connection is up its frames redraw the console (host_follow.js).
+  state.stop = every(REFRESH_MS, () => (isLive() ? null : refresh()));
   state.ticker = window.setInterval(renderCountdowns, TICK_MS);
   if (!joinUrl) {
     const link = await api("/api/polls/" + room + "/join");
@@ -1272,6 +1271,7 @@ followLive({
   render,
   refresh,
   refreshWords: () => refreshWords(ui.words, state.room, state.token, currentQuestion()),
+  refreshBoard: () => refreshBoard(state.room),
   currentQuestion,
   presenceNode: ui.presence,
   setApiStatus,

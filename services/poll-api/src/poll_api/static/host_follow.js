@@ -1,12 +1,14 @@
 // Zephyr host console, following the live connection (host_live.js): tallies redraw the
 // results at once, presence the counts; a state change, or a `changed` frame about the word
-// list on screen, is read from poll-api once. host.js hands over what it draws with.
+// list on screen or the quiz's leaderboard, is read from poll-api once. host.js hands over what
+// it draws with.
 import { onLiveFrame, onLiveStatus, presenceText, stateDiffers } from "./host_live.js";
 
 const STATE_SETTLE_MS = 100; // poll_state frames of one change come together: one read
 
 /**
- * hooks: {state, render, refresh, refreshWords, currentQuestion, presenceNode, setApiStatus}
+ * hooks: {state, render, refresh, refreshWords, refreshBoard, currentQuestion, presenceNode,
+ * setApiStatus}
  * (state.results: qid -> aggregate; state.presence: the latest presence frame).
  */
 export function followLive(hooks) {
@@ -36,6 +38,8 @@ export function followLive(hooks) {
     const current = hooks.currentQuestion();
     if (frame.what === "words" && current && current.index === frame.question) {
       hooks.refreshWords();
+    } else if (frame.what === "leaderboard") {
+      hooks.refreshBoard();
     }
   });
   onLiveStatus((up) => {
