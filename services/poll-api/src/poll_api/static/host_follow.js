@@ -45,6 +45,7 @@ export function followLive(hooks) {
   onLiveStatus((up) => {
     if (up) {
       hooks.setApiStatus("live", "Live");
+      hooks.refresh(); // once: what changed while it was down
     } else {
       hooks.presenceNode.hidden = true;
     }

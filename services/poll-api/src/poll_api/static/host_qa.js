@@ -4,7 +4,7 @@
 // the live connection is up (host_live.js), only when it says the queue changed.
 // User text is only ever set with textContent.
 import { $, api, describeError, every, roomFromPath, tokenFor } from "./common.js";
-import { isLive, onLiveFrame } from "./host_live.js";
+import { isLive, onLiveFrame, onLiveStatus } from "./host_live.js";
 
 const REFRESH_MS = 1500;
 const GROUPS = [
@@ -113,4 +113,6 @@ async function refresh() {
 if ($("qa-host")) {
   every(REFRESH_MS, () => (isLive() ? null : refresh()));
   onLiveFrame("changed", (frame) => (frame.what === "qa" ? refresh() : null));
+  // Once each time it comes up: what changed while it was down (or before it was opened).
+  onLiveStatus((up) => (up ? refresh() : null));
 }

@@ -30,7 +30,7 @@ import {
   renderLeaders,
   renderPodium,
 } from "./quiz.js";
-import { isLive, onLiveFrame, presenceText, startLive, stateDiffers } from "./host_live.js";
+import { isLive, onLiveFrame, onLiveStatus, presenceText, startLive, stateDiffers } from "./host_live.js";
 import { renderCloud } from "./wordcloud.js";
 
 const REFRESH_MS = 1000;
@@ -240,6 +240,7 @@ async function init() {
 
 function followLive() {
   let pending = null;
+  onLiveStatus((up) => (up ? refresh() : null)); // once: what changed while it was down
   onLiveFrame("poll_state", (frame) => {
     if (pending === null && stateDiffers(shown.poll, frame)) {
       pending = window.setTimeout(() => {

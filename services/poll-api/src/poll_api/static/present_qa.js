@@ -4,7 +4,7 @@
 // frames (host_live.js) while it is up; pending and hidden items are never shown.
 // User text is only ever set with textContent.
 import { $, api, every, roomFromPath, tokenFor } from "./common.js";
-import { isLive, onLiveFrame } from "./host_live.js";
+import { isLive, onLiveFrame, onLiveStatus } from "./host_live.js";
 
 const REFRESH_MS = 1000;
 const TOP = 5;
@@ -52,3 +52,4 @@ function draw(items) {
 
 every(REFRESH_MS, () => (isLive() ? null : refresh()));
 onLiveFrame("qa", (frame) => ($("present-qa") ? draw(frame.items) : null));
+onLiveStatus((up) => (up ? refresh() : null)); // what changed while it was down
