@@ -159,12 +159,19 @@ def audit_sink_asyncapi() -> str:
 
 def ws_frames_schema() -> str:
     from contracts.frames import CLIENT_FRAME_ADAPTER, FRAMES_VERSION, SERVER_FRAME_ADAPTER
+    from contracts.host import (
+        HOST_CLIENT_FRAME_ADAPTER,
+        HOST_FRAMES_VERSION,
+        HOST_SERVER_FRAME_ADAPTER,
+    )
 
     defs: dict[str, Any] = {}
     roots: dict[str, Any] = {}
     for name, adapter in (
         ("ClientFrame", CLIENT_FRAME_ADAPTER),
         ("ServerFrame", SERVER_FRAME_ADAPTER),
+        ("HostClientFrame", HOST_CLIENT_FRAME_ADAPTER),
+        ("HostServerFrame", HOST_SERVER_FRAME_ADAPTER),
     ):
         schema = adapter.json_schema()
         for key, definition in schema.pop("$defs", {}).items():
@@ -179,9 +186,12 @@ def ws_frames_schema() -> str:
             "description": (
                 "JSON text frames on ws://HOST:PORT/ws/{room_code} (ws-gateway), each with a "
                 "`type` field. ClientFrame: participant to gateway; ServerFrame: gateway to "
-                "participant. Generated from contracts.frames by infra/scripts/gen_docs.py."
+                "participant. HostClientFrame and HostServerFrame: the host's live connection, "
+                "ws://HOST:PORT/ws/{room_code}/host (contracts.host). Generated from "
+                "contracts.frames and contracts.host by infra/scripts/gen_docs.py."
             ),
             "x-frames-version": FRAMES_VERSION,
+            "x-host-frames-version": HOST_FRAMES_VERSION,
             "oneOf": [{"$ref": "#/$defs/ClientFrame"}, {"$ref": "#/$defs/ServerFrame"}],
             "$defs": {**roots, **dict(sorted(defs.items()))},
         }

@@ -1,6 +1,7 @@
 """A contract's JSON schema may change only together with its version.
 
-Each bus contract and the WebSocket frame set has a snapshot `snapshots/<name>.v<version>.json`.
+Each bus contract and each WebSocket frame set (participant, host) has a snapshot
+`snapshots/<name>.v<version>.json`.
 If a model changes and its version does not, this fails; bump the version and write the new
 snapshot with `ZEPHYR_UPDATE_SNAPSHOTS=1 pytest tests/contracts`.
 """
@@ -20,6 +21,7 @@ from contracts.frames import (
     FRAMES_VERSION,
     SERVER_FRAME_ADAPTER,
 )
+from contracts.host import HOST_CLIENT_FRAME_ADAPTER, HOST_FRAMES_VERSION, HOST_SERVER_FRAME_ADAPTER
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("ZEPHYR_UPDATE_SNAPSHOTS") == "1"
@@ -30,6 +32,10 @@ def _schemas() -> dict[str, dict[str, Any]]:
     found[f"zephyr.ws_frames.v{FRAMES_VERSION}"] = {
         "client": CLIENT_FRAME_ADAPTER.json_schema(),
         "server": SERVER_FRAME_ADAPTER.json_schema(),
+    }
+    found[f"zephyr.host_frames.v{HOST_FRAMES_VERSION}"] = {
+        "client": HOST_CLIENT_FRAME_ADAPTER.json_schema(),
+        "server": HOST_SERVER_FRAME_ADAPTER.json_schema(),
     }
     return found
 

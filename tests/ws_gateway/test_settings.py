@@ -26,6 +26,8 @@ def test_the_defaults_parse_and_read_as_rules() -> None:
         {"trusted_proxies": "not-a-network"},
         {"poll_api_url": "ftp://poll-api"},
         {"environment": "production"},  # the development token secret
+        # A gateway's alive key must outlive the heartbeat that refreshes it.
+        {"presence_ttl_seconds": "1", "presence_interval_ms": "1000"},
     ],
 )
 def test_unsafe_or_malformed_values_are_refused(bad: dict[str, str]) -> None:

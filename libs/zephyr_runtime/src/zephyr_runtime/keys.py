@@ -54,6 +54,16 @@ class RedisKeys:
         """Q&A sequence numbers per participant, and the count of asks (`asks`) of a poll."""
         return f"{self.prefix}:poll:{poll_id}:qaseq"
 
+    def presence(self, poll_id: UUID | str) -> str:
+        """Hash: gateway process -> participant sockets of this poll connected there now
+        (ws_gateway.presence; a field counts only while that gateway's `gateway_alive` key
+        lives)."""
+        return f"{self.prefix}:poll:{poll_id}:presence"
+
+    def gateway_alive(self, gateway: str) -> str:
+        """String with a short TTL, refreshed by the heartbeat of one gateway process."""
+        return f"{self.prefix}:gateway:{gateway}:alive"
+
     def alive(self) -> str:
         """String: set by vote-worker's rebuild once Redis holds what Postgres can give back
         (nicknames, own answers, sequences, quiz locks). Its absence means Redis lost its data

@@ -104,6 +104,7 @@ class Gateway:
         ctx.fanout.start()
         ctx.qa.start()
         ctx.idle.start()
+        ctx.hosts.start()
         self._sampler = ops_sampler(
             dependency_sample(ctx.dependency_checks()), interval=s.metrics_sample_seconds
         )
@@ -144,6 +145,7 @@ class Gateway:
             await ctx.fanout.stop()
             await ctx.qa.stop()
             await ctx.idle.stop()
+            await ctx.hosts.stop()
             await ctx.live.close()
             await ctx.publisher.close()
         if self._amqp is not None:

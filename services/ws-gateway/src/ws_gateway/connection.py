@@ -15,6 +15,7 @@ from websockets.frames import CloseCode
 from ws_gateway import metrics
 from ws_gateway.admission import WS_PATH_PREFIX, client_ip
 from ws_gateway.context import GatewayContext
+from ws_gateway.host_session import serve_host
 from ws_gateway.rooms import PollUnavailable, UnknownPoll
 from ws_gateway.session import Session
 from ws_gateway.wire import error_frame, send
@@ -23,6 +24,7 @@ from zephyr_runtime.jsonlog import correlation_id_var
 log = logging.getLogger(__name__)
 
 CLOSE_UNKNOWN_POLL = 4404
+HOST_SUFFIX = "/host"  # /ws/{room_code}/host: a host's live connection (ws_gateway.host_session)
 LOOKUP_RETRY_AFTER = 2.0
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -50,6 +52,9 @@ def make_handler(ctx: GatewayContext) -> Callable[[ServerConnection], Awaitable[
 async def serve_connection(ctx: GatewayContext, ws: ServerConnection) -> None:
     assert ws.request is not None
     room_code = unquote(urlsplit(ws.request.path).path[len(WS_PATH_PREFIX) :])
+    as_host = room_code.endswith(HOST_SUFFIX)
+    if as_host:
+        room_code = room_code[: -len(HOST_SUFFIX)]
     correlation_id = correlation_id_of(ws)
     # Each connection runs in its own task: every log line of this connection carries the id.
     correlation_id_var.set(correlation_id)
@@ -63,6 +68,9 @@ async def serve_connection(ctx: GatewayContext, ws: ServerConnection) -> None:
         log.warning("room lookup failed", extra={"room": room_code, "error": str(exc)})
         await send(ws, error_frame("unavailable", "cannot reach the poll now", LOOKUP_RETRY_AFTER))
         await ws.close(CloseCode.TRY_AGAIN_LATER, "try again later")
+        return
+    if as_host:
+        await serve_host(ctx, ws, entry, correlation_id)
         return
     ip = client_ip(ws)
     session = Session(ctx, ws, entry, correlation_id=correlation_id, client_ip=ip)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
@@ -9,9 +11,11 @@ from aio_pika.abc import AbstractRobustConnection
 from ws_gateway.audit import security_events
 from ws_gateway.fanout import Fanout
 from ws_gateway.guard import GuardedPublisher, LoadGuard
+from ws_gateway.hosts import HostDesk
 from ws_gateway.idle import IdleSweeper
 from ws_gateway.limits import Limits
 from ws_gateway.live import LiveFeed
+from ws_gateway.presence import Presence
 from ws_gateway.qa import QaDesk
 from ws_gateway.quiz import QuizFanout
 from ws_gateway.rooms import RoomDirectory
@@ -37,6 +41,7 @@ class GatewayContext:
         s = settings
         self.settings = s
         self.redis = redis
+        self.http = http
         self.keys = RedisKeys(s.redis_prefix)
         self.draining = False  # set at shutdown: no new connections, joins or votes
         self.idle = IdleSweeper(s.idle_timeout_seconds)
@@ -68,6 +73,12 @@ class GatewayContext:
         self.rooms.on_api_poll.append(self.qa.remember)
         self.live = LiveFeed(amqp, self.fanout, self.rooms, s.instance_id, self.quiz, self.qa)
         self.rooms.set_liveness(self.live.is_bound)
+        # Field of this process in the presence hashes: unique even for gateways in one process.
+        gateway = f"{s.instance_id}:{uuid.uuid4().hex[:8]}"
+        self.presence = Presence(redis, self.keys, gateway, s.presence_ttl_seconds)
+        self.hosts = HostDesk(
+            s, redis, self.keys, self.rooms, self.fanout, self.qa, self.quiz, self.presence
+        )
         self.batcher = VoteBatcher(s, redis, self.keys, self.publisher, self.rooms.refresh_from_api)
 
     def dependency_checks(self) -> dict[str, Check]:

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 
 TallyKey = tuple[UUID, int]  # (poll id, qid)
+# (previous entry, current entry, the questions whose poll_state was announced)
+StateWatcher = Callable[["PollEntry | None", PollEntry, list[QuestionState]], None]
 
 
 def _is_newer(candidate: TallyUpdated, current: TallyUpdated | None) -> bool:
@@ -108,6 +110,9 @@ class Fanout:
         self._members: dict[UUID, set[ServerConnection]] = {}
         self._participant: dict[ServerConnection, UUID] = {}  # who joined on each socket
         self._on_empty: list[Callable[[UUID], None]] = []  # called when a room empties here
+        # Host connections (ws_gateway.hosts) hear each kept tally and each announced change.
+        self._tally_watchers: list[Callable[[TallyUpdated], None]] = []
+        self._state_watchers: list[StateWatcher] = []
         self._latest: dict[UUID, dict[int, TallyUpdated]] = {}  # poll id -> qid -> tally
         # Trace context of each latest tally's message: its broadcast continues that trace.
         self._tally_trace: dict[TallyKey, dict[str, str]] = {}
@@ -148,6 +153,18 @@ class Fanout:
         """Call `forget(poll_id)` when the last socket of a room leaves this process."""
         self._on_empty.append(forget)
 
+    def audience_sizes(self) -> dict[UUID, int]:
+        """Participant sockets per poll in this process (the presence heartbeat's counts)."""
+        return {poll_id: len(members) for poll_id, members in self._members.items()}
+
+    def watch_tallies(self, watch: Callable[[TallyUpdated], None]) -> None:
+        """Call `watch(tally)` with every tally kept, results hidden or not."""
+        self._tally_watchers.append(watch)
+
+    def watch_states(self, watch: StateWatcher) -> None:
+        """Call `watch(previous, current, questions)` with each change announced."""
+        self._state_watchers.append(watch)
+
     def spend(self, frames: int) -> None:
         """Frames pushed outside the flusher (quiz results) count against the frame budget:
         the next tally flush waits longer, so votes and joins keep their share of the CPU."""
@@ -174,6 +191,8 @@ class Fanout:
         self._latest.setdefault(tally.poll_id, {})[tally.qid] = tally
         self._tally_trace[key] = tracing.current_trace_headers()
         self._mark(key)
+        for watch in self._tally_watchers:
+            watch(tally)
         return True
 
     def _mark(self, key: TallyKey) -> None:
@@ -210,8 +229,11 @@ class Fanout:
         view = current.view
         members = self.members(view.id)
         about = current.by_qid(qid) if qid is not None else None
-        for question in _announced(previous, current, about):
+        announced = _announced(previous, current, about)
+        for question in announced:
             fan_out(members, poll_state_frame(view, question))
+        for watch in self._state_watchers:
+            watch(previous, current, announced)
         for question in view.questions:
             before = previous.by_qid(question.qid) if previous is not None else None
             if previous is None or current.results_hidden(question):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -96,12 +97,15 @@ class QaDesk:
         self._boards: dict[UUID, QaBoardUpdated] = {}
         self._changed: set[UUID] = set()
         self._task: asyncio.Task[None] | None = None
+        self._board_watchers: list[Callable[[QaBoardUpdated], None]] = []
         fanout.when_empty(self._forget)
 
     # ---- the board ---------------------------------------------------------------------
 
     def offer(self, board: QaBoardUpdated) -> bool:
         """Keep `board` if it is the newest seen for its poll; True when kept."""
+        for watch in self._board_watchers:
+            watch(board)  # host connections: a board with a new version tells of any change
         current = self._boards.get(board.poll_id)
         if current is not None and current.version >= board.version:
             return False
@@ -110,6 +114,10 @@ class QaDesk:
         self._boards[board.poll_id] = board
         self._changed.add(board.poll_id)
         return True
+
+    def watch_boards(self, watch: Callable[[QaBoardUpdated], None]) -> None:
+        """Call `watch(board)` with every board offered, whoever watches it here."""
+        self._board_watchers.append(watch)
 
     async def reload(self, poll_id: UUID) -> None:
         """Offer the board Redis holds (after the live connection was lost a while)."""

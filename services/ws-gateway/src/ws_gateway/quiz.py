@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -131,6 +132,7 @@ class QuizFanout:
         self._boards: dict[UUID, LeaderboardFrame] = {}  # poll id -> the last leaderboard sent
         self._pending: dict[UUID, QuizScored] = {}  # newer than sent, waiting for the sender
         self._senders: dict[UUID, asyncio.Task[None]] = {}
+        self._score_watchers: list[Callable[[QuizScored], None]] = []
         fanout.when_empty(self.forget)
 
     def last_version(self, poll_id: UUID) -> int:
@@ -139,6 +141,8 @@ class QuizFanout:
     def offer(self, scored: QuizScored) -> bool:
         """Send `scored` if it is newer than what was sent (or is waiting); True when taken."""
         poll_id = scored.poll_id
+        for watch in self._score_watchers:
+            watch(scored)  # host connections, whoever else is here
         if not self._fanout.members(poll_id):
             return False
         waiting = self._pending.get(poll_id)
@@ -149,6 +153,10 @@ class QuizFanout:
         if poll_id not in self._senders:
             self._senders[poll_id] = asyncio.create_task(self._drain(poll_id), name="quiz-fanout")
         return True
+
+    def watch_scores(self, watch: Callable[[QuizScored], None]) -> None:
+        """Call `watch(scored)` with every leaderboard offered."""
+        self._score_watchers.append(watch)
 
     async def load(self, poll_id: UUID) -> None:
         """Offer the leaderboard Redis holds (after a broker reconnect: a message may be lost)."""

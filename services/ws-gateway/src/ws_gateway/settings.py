@@ -81,6 +81,23 @@ class Settings(EdgeSettings):
     # Redis connections per process; a join storm waits for one instead of failing.
     redis_max_connections: int = Field(default=64, ge=2, le=10_000)
 
+    # ---- host connections and presence (ws_gateway.hosts, ws_gateway.presence) -----------
+    host_auth_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Time a host socket has to send its `host` frame."
+    )
+    host_recheck_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="How often a host socket's token is re-checked."
+    )
+    host_push_interval_ms: int = Field(
+        default=250, ge=10, le=10_000, description="Tallies and boards to host sockets, coalesced."
+    )
+    presence_interval_ms: int = Field(
+        default=1000, ge=50, le=60_000, description="Presence heartbeat and push interval."
+    )
+    presence_ttl_seconds: float = Field(
+        default=3.0, gt=0, le=600, description="A gateway silent this long no longer counts."
+    )
+
     ping_interval: float = Field(default=20.0, gt=0)
     ping_timeout: float = Field(default=20.0, gt=0)
     idle_timeout_seconds: float = Field(default=600.0, gt=0)
@@ -89,6 +106,8 @@ class Settings(EdgeSettings):
     @model_validator(mode="after")
     def _secret(self) -> Settings:
         require_secret(self.token_secret, "WS_GATEWAY_TOKEN_SECRET", self.environment)
+        if self.presence_ttl_seconds * 1000 <= self.presence_interval_ms:
+            raise ValueError("presence_ttl_seconds must be longer than presence_interval_ms")
         if not self.poll_api_url.startswith(("http://", "https://")):
             raise ValueError("poll_api_url must start with http:// or https://")
         return self

@@ -8,6 +8,7 @@ from poll_api.api.routes import (
     auth,
     exports,
     health,
+    host_check,
     join,
     leaderboard,
     manage,
@@ -27,6 +28,7 @@ api_router.include_router(words.router)
 api_router.include_router(leaderboard.router)
 api_router.include_router(auth.router)
 api_router.include_router(manage.router)
+api_router.include_router(host_check.router)
 api_router.include_router(exports.router)
 api_router.include_router(qa.router)
 api_router.include_router(health.router)

@@ -21,6 +21,8 @@ import {
 } from "./common.js";
 import { accountToken, onAccountToken, showAccount } from "./host_account.js";
 import { startHostLinks } from "./host_links.js";
+import { followLive } from "./host_follow.js";
+import { isLive, startLive, stopLive } from "./host_live.js";
 import { qaSettings } from "./host_qa.js";
 import { boardCaption, correctOf, correctText, markCorrect, renderBoardTable } from "./quiz.js";
 import { refreshWords, wordcloudSettings } from "./host_words.js";
@@ -60,6 +62,7 @@ const ui = {
   question: $("poll-question"),
   settings: $("poll-settings"),
   participants: $("participants"),
+  presence: $("live-presence"),
   totalVotes: $("total-votes"),
   totalLabel: $("total-label"),
   stepper: $("stepper"),
@@ -103,6 +106,7 @@ const state = {
   refreshSeq: 0,
   renderedSeq: 0,
   editing: new Set(), // qids whose editor is open: the refresh leaves them alone
+  presence: null, // the live connection's latest presence frame (host_live.js)
 };
 
 // ---- question drafts (the editor of one question, used to create, append and edit) -----------
@@ -640,11 +644,13 @@ function stopRefresh() {
   }
   window.clearInterval(state.ticker);
   state.ticker = null;
+  stopLive();
 }
 
 async function startConsole(room, token, joinUrl, poll) {
   stopRefresh();
   Object.assign(state, { room, token, poll: null, results: {}, board: null, boardClosed: null });
+  state.presence = null;
   state.editing.clear();
   ui.list.replaceChildren();
   ui.createView.hidden = true;
@@ -660,7 +666,8 @@ async function startConsole(room, token, joinUrl, poll) {
     render();
   }
   ui.question.focus();
-  state.stop = every(REFRESH_MS, refresh);
+  // While the live connection is up its frames redraw the console (host_follow.js).
+  state.stop = every(REFRESH_MS, () => (isLive() ? null : refresh()));
   state.ticker = window.setInterval(renderCountdowns, TICK_MS);
   if (!joinUrl) {
     const link = await api("/api/polls/" + room + "/join");
@@ -669,6 +676,7 @@ async function startConsole(room, token, joinUrl, poll) {
   setUrlText(ui.joinLink, joinUrl || "(no public join URL is configured)");
   ui.joinLink.href = joinUrl || "#";
   startHostLinks(room, token);
+  startLive(room, () => state.token, joinUrl);
 }
 
 async function refresh() {
@@ -797,7 +805,7 @@ function render() {
   ui.status.dataset.status = question.status;
   ui.status.textContent = STATUS_TEXT[question.status] || question.status;
   ui.revealed.hidden = !question.revealed;
-  ui.participants.textContent = String(poll.participant_count || 0);
+  ui.participants.textContent = String(state.presence ? state.presence.joined : poll.participant_count || 0);
   const total = renderAggregate(ui.bars, ui.summary, spec, state.results[question.qid]);
   const correct = correctOf(question, state.board, state.results[question.qid]);
   markCorrect(ui.bars, correct);
@@ -1258,4 +1266,14 @@ function init() {
   }
 }
 
+followLive({
+  state,
+  render,
+  refresh,
+  refreshWords: () => refreshWords(ui.words, state.room, state.token, currentQuestion()),
+  refreshBoard: () => refreshBoard(state.room),
+  currentQuestion,
+  presenceNode: ui.presence,
+  setApiStatus,
+});
 init();

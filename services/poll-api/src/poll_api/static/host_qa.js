@@ -1,8 +1,10 @@
 // Zephyr host console, the Q&A board (docs/qa.md): the queue of every item, pending ones
 // first, with approve / hide / pin / answered buttons. It reads GET /api/polls/{room}/qa with the
-// host token every REFRESH_MS (only the host sees pending items) and posts the actions.
+// host token every REFRESH_MS (only the host sees pending items) and posts the actions; while
+// the live connection is up (host_live.js), only when it says the queue changed.
 // User text is only ever set with textContent.
 import { $, api, describeError, every, roomFromPath, tokenFor } from "./common.js";
+import { isLive, onLiveFrame, onLiveStatus } from "./host_live.js";
 
 const REFRESH_MS = 1500;
 const GROUPS = [
@@ -109,5 +111,8 @@ async function refresh() {
 }
 
 if ($("qa-host")) {
-  every(REFRESH_MS, refresh);
+  every(REFRESH_MS, () => (isLive() ? null : refresh()));
+  onLiveFrame("changed", (frame) => (frame.what === "qa" ? refresh() : null));
+  // Once each time it comes up: what changed while it was down (or before it was opened).
+  onLiveStatus((up) => (up ? refresh() : null));
 }

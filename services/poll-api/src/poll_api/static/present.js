@@ -30,6 +30,7 @@ import {
   renderLeaders,
   renderPodium,
 } from "./quiz.js";
+import { isLive, onLiveFrame, onLiveStatus, presenceText, startLive, stateDiffers } from "./host_live.js";
 import { renderCloud } from "./wordcloud.js";
 
 const REFRESH_MS = 1000;
@@ -65,7 +66,9 @@ ui.cloud = $("present-cloud");
 const room = roomFromPath();
 const token = room ? tokenFor(room) : null;
 // quiz: the closed quiz question on screen ({key, since, drawn}), to step through its phases.
-const shown = { question: null, clockOffset: 0, quiz: null };
+// poll, aggregate: what was drawn last (a live tally redraws with them); presence: the live
+// connection's latest presence frame (host_live.js).
+const shown = { question: null, clockOffset: 0, quiz: null, poll: null, aggregate: null, presence: null };
 
 /** The aggregate of the question on screen, or null when this view may not show it. */
 async function aggregateOf(poll, question) {
@@ -97,9 +100,26 @@ async function refresh() {
   const run = questionsOf(poll);
   const current = Number.isInteger(poll.current) ? poll.current : 0;
   const question = run.find((q) => q.index === current) || run[0];
+  const aggregate = visibleOf(poll, question) ? await aggregateOf(poll, question) : null;
+  shown.poll = poll;
+  shown.aggregate = aggregate;
+  await draw();
+}
+
+/** Results the host has released may be projected; hidden ones never, live or not. */
+function visibleOf(poll, question) {
+  return !poll.hide_results_until_reveal || question.revealed;
+}
+
+/** Draw `shown.poll` and `shown.aggregate`. */
+async function draw() {
+  const poll = shown.poll;
+  const run = questionsOf(poll);
+  const current = Number.isInteger(poll.current) ? poll.current : 0;
+  const question = run.find((q) => q.index === current) || run[0];
   const spec = question.spec;
-  const visible = !poll.hide_results_until_reveal || question.revealed;
-  const aggregate = visible ? await aggregateOf(poll, question) : null;
+  const visible = visibleOf(poll, question);
+  const aggregate = visible ? shown.aggregate : null;
   const quiz = await quizOf(run, question, aggregate);
   shown.question = question;
   ui.error.textContent = "";
@@ -138,8 +158,11 @@ async function refresh() {
   const people =
     (poll.participant_count || 0) + (poll.participant_count === 1 ? " participant" : " participants");
   const noun = spec.kind === "single" ? [" vote", " votes"] : [" answer", " answers"];
-  ui.figures.textContent =
-    total === null ? people : people + " · " + total + (total === 1 ? noun[0] : noun[1]);
+  ui.figures.textContent = shown.presence
+    ? presenceText(shown.presence)
+    : total === null
+      ? people
+      : people + " · " + total + (total === 1 ? noun[0] : noun[1]);
   tick();
 }
 
@@ -203,10 +226,44 @@ async function init() {
   }
   ui.room.textContent = room;
   ui.qr.src = "/api/polls/" + room + "/qr.svg";
-  every(REFRESH_MS, refresh);
+  // While the live connection is up, its frames redraw the view; a closed quiz question still
+  // reads here (its answer, leaderboard and podium steps follow the leaderboard and the clock).
+  every(REFRESH_MS, () => (isLive() && !shown.quiz ? null : refresh()));
   window.setInterval(tick, TICK_MS);
   const link = await api("/api/polls/" + room + "/join");
   setUrlText(ui.link, link.ok ? link.data.join_url : "");
+  if (token && link.ok) {
+    followLive();
+    startLive(room, () => token, link.data.join_url);
+  }
+}
+
+function followLive() {
+  let pending = null;
+  onLiveStatus((up) => (up ? refresh() : null)); // once: what changed while it was down
+  onLiveFrame("poll_state", (frame) => {
+    if (pending === null && stateDiffers(shown.poll, frame)) {
+      pending = window.setTimeout(() => {
+        pending = null;
+        refresh();
+      }, 100);
+    }
+  });
+  onLiveFrame("tally", (frame) => {
+    const question = shown.question;
+    if (!shown.poll || !question || frame.qid !== question.qid || !visibleOf(shown.poll, question)) {
+      return; // another question, or results the host has not released
+    }
+    const { type, question: index, ...aggregate } = frame;
+    shown.aggregate = Object.assign({}, shown.aggregate, aggregate);
+    draw();
+  });
+  onLiveFrame("presence", (frame) => {
+    shown.presence = frame;
+    if (shown.poll) {
+      draw();
+    }
+  });
 }
 
 init();

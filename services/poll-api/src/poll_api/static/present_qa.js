@@ -1,8 +1,10 @@
 // Zephyr presenter view, the Q&A board (docs/qa.md): the top questions on the board, large,
 // pinned first, then by upvotes. It reads GET /api/polls/{room}/qa with the host token (this tab,
-// or the console tab that opened it) every REFRESH_MS; pending and hidden items are never shown.
+// or the console tab that opened it) every REFRESH_MS, or draws the live connection's `qa`
+// frames (host_live.js) while it is up; pending and hidden items are never shown.
 // User text is only ever set with textContent.
 import { $, api, every, roomFromPath, tokenFor } from "./common.js";
+import { isLive, onLiveFrame, onLiveStatus } from "./host_live.js";
 
 const REFRESH_MS = 1000;
 const TOP = 5;
@@ -19,8 +21,13 @@ async function refresh() {
     section.hidden = true;
     return;
   }
-  // The host's answer lists every item in board order: keep the released ones.
-  const shown = result.data.items.filter((i) => i.status === "approved" || i.status === "answered");
+  draw(result.data.items);
+}
+
+/** The released items of a board (the host's answer or a `qa` frame), in board order. */
+function draw(items) {
+  const section = $("present-qa");
+  const shown = items.filter((i) => i.status === "approved" || i.status === "answered");
   section.hidden = false;
   const list = $("present-qa-items");
   list.replaceChildren();
@@ -43,4 +50,6 @@ async function refresh() {
   $("present-qa-empty").hidden = shown.length > 0;
 }
 
-every(REFRESH_MS, refresh);
+every(REFRESH_MS, () => (isLive() ? null : refresh()));
+onLiveFrame("qa", (frame) => ($("present-qa") ? draw(frame.items) : null));
+onLiveStatus((up) => (up ? refresh() : null)); // what changed while it was down

@@ -32,6 +32,8 @@ ASSETS = {
     "quiz.js": "text/javascript; charset=utf-8",
     "wordcloud.js": "text/javascript; charset=utf-8",
     "host_words.js": "text/javascript; charset=utf-8",
+    "host_live.js": "text/javascript; charset=utf-8",
+    "host_follow.js": "text/javascript; charset=utf-8",
     "host.css": "text/css; charset=utf-8",
     "quiz.css": "text/css; charset=utf-8",
 }
