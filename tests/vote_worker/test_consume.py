@@ -255,7 +255,9 @@ async def test_a_participant_is_upserted_then_acked(
 
     await send(broker, joined.model_dump_json().encode(), PARTICIPANTS_QUEUE, "cid-2")
 
-    assert fakes.pool.executed == [(joined.poll_id, joined.participant_id, "Ada", joined.joined_at)]
+    assert fakes.pool.executed == [
+        ([joined.poll_id], [joined.participant_id], ["Ada"], [joined.joined_at], [joined.joined_at])
+    ]
     assert settled == [("ack", None)]
     assert counter("zephyr_vote_worker_messages_acked_total", queue=PARTICIPANTS_QUEUE) == acked + 1
 

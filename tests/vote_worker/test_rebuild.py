@@ -18,7 +18,7 @@ from contracts.answers import ANSWER_ADAPTER
 from tests.support.eventually import eventually
 from tests.support.isolation import Resources
 from tests.vote_worker.factories import answer, create_run, set_question, single
-from vote_worker.participants import upsert_participant
+from vote_worker.participants import upsert_participants
 from vote_worker.rebuild import RedisRebuild
 from vote_worker.record import record_votes
 from vote_worker.worker import Worker
@@ -55,7 +55,7 @@ async def join(db: asyncpg.Connection, poll: UUID, nickname: str, at: datetime) 
     joined = ParticipantJoined(
         poll_id=poll, participant_id=participant, nickname=nickname, joined_at=at
     )
-    await upsert_participant(db, joined)
+    await upsert_participants(db, [joined])
     return participant
 
 

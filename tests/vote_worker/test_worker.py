@@ -12,7 +12,7 @@ import orjson
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from contracts import AuditBatch, ParticipantJoined, PollView, TallyUpdated
+from contracts import AuditBatch, ParticipantJoined, ParticipantsJoined, PollView, TallyUpdated
 from contracts.base import HEADER_CORRELATION_ID
 from contracts.topology import (
     AUDIT_EXCHANGE,
@@ -215,6 +215,53 @@ async def test_participants_are_upserted_idempotently(
     assert row["joined_at"] == joined_at
     count = await db.fetchval("SELECT count(*) FROM participants WHERE poll_id = $1", poll)
     assert count == 1
+
+
+async def test_a_batch_of_joins_is_stored_in_one_message_one_row_each(
+    worker: Worker, channel: AbstractChannel, db: asyncpg.Connection
+) -> None:
+    """A gateway's `ParticipantsJoined`: one row per participant, a participant joined twice
+    in the batch (a resume right after the join) keeps the earliest join, the latest name."""
+    poll = uuid.uuid4()
+    at = datetime.now(UTC).replace(microsecond=0)
+    people = [uuid.uuid4() for _ in range(40)]
+    joins = [
+        ParticipantJoined(poll_id=poll, participant_id=p, nickname=f"p{i}", joined_at=at)
+        for i, p in enumerate(people)
+    ]
+    again = ParticipantJoined(
+        poll_id=poll,
+        participant_id=people[0],
+        nickname="renamed",
+        joined_at=at + timedelta(seconds=3),
+        resumed=True,
+    )
+    message = ParticipantsJoined(joins=[*joins, again])
+    await publish(channel, message, routing_key=PARTICIPANTS_QUEUE)
+    await publish(channel, message, routing_key=PARTICIPANTS_QUEUE)  # redelivered
+
+    async def stored() -> int | None:
+        n = await db.fetchval("SELECT count(*) FROM participants WHERE poll_id = $1", poll)
+        return n if n == len(people) else None
+
+    await eventually(stored)
+    row = await db.fetchrow(
+        "SELECT nickname, joined_at, last_seen_at FROM participants"
+        " WHERE poll_id = $1 AND participant_id = $2",
+        poll,
+        people[0],
+    )
+    assert (row["nickname"], row["joined_at"], row["last_seen_at"]) == (
+        "renamed",
+        at,
+        again.joined_at,
+    )
+    names = await db.fetch(
+        "SELECT participant_id, nickname FROM participants WHERE poll_id = $1", poll
+    )
+    assert {
+        r["participant_id"]: r["nickname"] for r in names if r["participant_id"] != people[0]
+    } == {p: f"p{i}" for i, p in enumerate(people) if i}
 
 
 async def _poll_view(db: asyncpg.Connection, poll: uuid.UUID) -> PollView:

@@ -3,7 +3,7 @@
 from contracts.audit import AuditBatch, AuditEvent
 from contracts.base import Contract, envelope_headers, utcnow
 from contracts.live import PollStateChanged, QuizScored, TallyUpdated
-from contracts.participants import ParticipantJoined
+from contracts.participants import ParticipantJoined, ParticipantsJoined
 from contracts.polls import PollEvent, PollStatus, PollView
 from contracts.qa import QaActions, QaBoardUpdated
 from contracts.votes import Vote, VoteBatch
@@ -14,6 +14,7 @@ BUS_CONTRACTS: tuple[type[Contract], ...] = (
     PollStateChanged,
     PollEvent,
     ParticipantJoined,
+    ParticipantsJoined,
     AuditBatch,
     QuizScored,
     QaActions,
@@ -26,6 +27,7 @@ __all__ = [
     "AuditEvent",
     "Contract",
     "ParticipantJoined",
+    "ParticipantsJoined",
     "PollEvent",
     "PollStateChanged",
     "PollStatus",

@@ -30,14 +30,21 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import BaseModel
+from pydantic import ValidationError
 
 from contracts import ParticipantJoined, PollEvent, QaActions, VoteBatch
 from contracts.topology import PARTICIPANTS_QUEUE, QA_QUEUE, VOTES_QUEUE, WORKER_POLL_EVENTS_QUEUE
 from vote_worker.flusher import Delivery
 from vote_worker.metrics import MESSAGES_ACKED, counting_db_errors
-from vote_worker.participants import upsert_participant
-from vote_worker.poison import Delivered, InvalidBody, correlation_id_of, parse_body, reject_poison
+from vote_worker.participants import JOINS_ADAPTER, joins_of, upsert_participants
+from vote_worker.poison import (
+    Delivered,
+    InvalidBody,
+    correlation_id_of,
+    describe_invalid,
+    parse_body,
+    reject_poison,
+)
 from vote_worker.publish import Outbound
 from vote_worker.qa import QaDelivery
 from vote_worker.retention import delete_rows_of
@@ -50,7 +57,7 @@ from zephyr_runtime.jsonlog import correlation_id_var
 from zephyr_runtime.resilience import Stopping
 
 M = TypeVar("M")
-C = TypeVar("C", bound=BaseModel)
+C = TypeVar("C")
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,14 @@ def parse_vote_batch(body: bytes) -> VoteBatch:
     return batch
 
 
+def _parse_joins(body: bytes) -> list[ParticipantJoined]:
+    """A `ParticipantsJoined` or a single `ParticipantJoined`, as the list of its joins."""
+    try:
+        return joins_of(JOINS_ADAPTER.validate_json(body))
+    except ValidationError as exc:
+        raise InvalidBody(describe_invalid(exc)) from exc
+
+
 @dataclass
 class Consumer:
     pool: asyncpg.Pool
@@ -102,14 +117,20 @@ class Consumer:
             self.qa_batcher.add(QaDelivery(actions, message, correlation_id))
 
     async def on_participant(self, body: bytes, message: Delivered) -> None:
-        await self._apply(PARTICIPANTS_QUEUE, body, message, ParticipantJoined, self._store)
+        await self._apply(PARTICIPANTS_QUEUE, body, message, _parse_joins, self._store)
 
     async def on_poll_event(self, body: bytes, message: Delivered) -> None:
-        await self._apply(WORKER_POLL_EVENTS_QUEUE, body, message, PollEvent, self._poll_event)
+        await self._apply(
+            WORKER_POLL_EVENTS_QUEUE,
+            body,
+            message,
+            partial(parse_body, PollEvent),
+            self._poll_event,
+        )
 
-    async def _store(self, joined: ParticipantJoined, correlation_id: str) -> None:
+    async def _store(self, joins: list[ParticipantJoined], correlation_id: str) -> None:
         with counting_db_errors():
-            await upsert_participant(self.pool, joined)
+            await upsert_participants(self.pool, joins)
 
     async def _poll_event(self, event: PollEvent, correlation_id: str) -> None:
         if event.event == "deleted":
@@ -129,12 +150,12 @@ class Consumer:
         queue: str,
         body: bytes,
         message: Delivered,
-        contract: type[C],
+        parse: Callable[[bytes], C],
         act: Callable[[C, str], Awaitable[None]],
     ) -> None:
         """Parse, `act` until it succeeds (each retry counted under the queue's `STEPS` name),
         then ack. Poison is dead-lettered; at shutdown a failing `act` leaves it unacked."""
-        received = await self._receive(queue, body, message, partial(parse_body, contract))
+        received = await self._receive(queue, body, message, parse)
         if received is None:
             return
         parsed, correlation_id = received
@@ -237,7 +258,8 @@ def build_broker(settings: Settings, consumer: Consumer) -> RabbitBroker:
             PARTICIPANTS_QUEUE,
             events_channel,
             "participants",
-            "contracts.ParticipantJoined from the gateways; upserts participants.",
+            "contracts.ParticipantJoined and ParticipantsJoined (the joins of one publish "
+            "round trip) from the gateways; upserts participants.",
             Consumer.on_participant,
         ),
         (

@@ -136,6 +136,7 @@ class Gateway:
             self._server.server.close()
         if ctx is not None:
             await ctx.batcher.drain()
+            await ctx.joins.drain()
         if self._server is not None:
             self._server.close(code=CloseCode.SERVICE_RESTART, reason="service restart")
             await self._server.wait_closed()

@@ -13,6 +13,7 @@ from ws_gateway.fanout import Fanout
 from ws_gateway.guard import GuardedPublisher, LoadGuard
 from ws_gateway.hosts import HostDesk
 from ws_gateway.idle import IdleSweeper
+from ws_gateway.joins import JoinAnnouncer
 from ws_gateway.limits import Limits
 from ws_gateway.live import LiveFeed
 from ws_gateway.presence import Presence
@@ -58,6 +59,7 @@ class GatewayContext:
         self.publisher = GuardedPublisher(
             amqp, timeout=s.publish_timeout_seconds, breaker=self.guard.amqp_breaker
         )
+        self.joins = JoinAnnouncer(self.publisher)
         self.events = security_events(
             self.publisher, window_seconds=s.security_event_window_seconds
         )

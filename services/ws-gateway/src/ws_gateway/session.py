@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -26,9 +25,8 @@ from contracts.frames import (
     VoteFrame,
 )
 from contracts.qa import AskFrame, UpvoteFrame
-from contracts.topology import PARTICIPANTS_QUEUE
 from ws_gateway import metrics
-from ws_gateway.audit import SERVICE, publish_audit
+from ws_gateway.audit import SERVICE
 from ws_gateway.ballot import STALE_CODES, Ballot, Refused, take_ballot
 from ws_gateway.context import GatewayContext
 from ws_gateway.fanout import poll_state_frame
@@ -288,7 +286,7 @@ class Session:
         )
 
     async def _announce_join(self, participant_id: UUID, nickname: str, resumed: bool) -> bool:
-        """ParticipantJoined must be confirmed; the audit event is best effort."""
+        """ParticipantJoined must be confirmed; the audit is best effort (ws_gateway.joins)."""
         joined_at = utcnow()
         participant = ParticipantJoined(
             poll_id=self.poll_id,
@@ -308,37 +306,27 @@ class Session:
             client_ip=self.client_ip,
             data={"nickname": nickname, "resumed": resumed},
         )
-        publisher = self.ctx.publisher
-        results = await asyncio.gather(
-            publisher.publish(
-                participant,
-                exchange="",
-                routing_key=PARTICIPANTS_QUEUE,
-                correlation_id=self.correlation_id,
-            ),
-            publish_audit(publisher, [audit], correlation_id=self.correlation_id),
-            return_exceptions=True,
-        )
-        for name, result in zip(("participant", "audit"), results, strict=True):
-            if isinstance(result, BaseException):
-                # "message" is a reserved LogRecord attribute: using it raised KeyError here.
-                log.warning("join publish failed", extra={"published": name, "error": repr(result)})
-        return not isinstance(results[0], BaseException)
+        return await self.ctx.joins.announce(participant, audit, self.correlation_id)
 
     async def _enter(self, participant_id: UUID, nickname: str) -> None:
         """Bind the poll's live updates, then send `joined` with the state as of now."""
         ctx = self.ctx
-        await ctx.live.acquire(self.poll_id)
+        bound_now = await ctx.live.acquire(self.poll_id)
         self._holds_live_binding = True
-        # Re-read after binding: a change between the connect and the binding is not lost.
-        # Its message may be past already: the screens here hear of it now.
-        previous = ctx.rooms.get(self.poll_id)
-        try:
-            entry = await ctx.rooms.reload(self.poll_id) or self.entry
-        except RedisError:
-            entry = self.entry
-        if previous is not None and entry is not previous:
-            await ctx.fanout.announce(previous, entry)
+        entry = self.entry
+        if bound_now:
+            # Re-read after binding: a change between the connect and the binding is not lost.
+            # Its message may be past already: the screens here hear of it now. A join to a
+            # poll bound before needs no read: the live feed keeps the cache current, and what
+            # the binding's own re-read brings later reaches this socket through `_catch_up`
+            # or, once it is in the audience, through that re-read's announcement.
+            previous = ctx.rooms.get(self.poll_id)
+            try:
+                entry = await ctx.rooms.reload(self.poll_id) or self.entry
+            except RedisError:
+                entry = self.entry
+            if previous is not None and entry is not previous:
+                await ctx.fanout.announce(previous, entry)
         snap = await take_snapshot(ctx.redis, ctx.keys, ctx.fanout, entry, participant_id)
         token = issue_token(ctx.settings.token_secret, self.poll_id, participant_id, nickname)
         await send(
