@@ -120,6 +120,7 @@ class Gateway:
             ping_timeout=s.ping_timeout,
             close_timeout=min(5.0, s.shutdown_grace_seconds / 3),
             server_header=None,
+            backlog=s.listen_backlog,
         )
         log.info("ws-gateway listening", extra={"host": s.host, "port": self.port})
 

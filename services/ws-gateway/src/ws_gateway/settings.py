@@ -41,7 +41,8 @@ class Settings(EdgeSettings):
     max_connections_per_ip: int = Field(default=5000, ge=1)
     rate_limit_connect_ip: str = _rate("3000/10s", "WebSocket handshakes from one IP")
     rate_limit_join_ip: str = _rate("1000/10s", "joins from one IP")
-    rate_limit_join_room: str = _rate("5000/10s", "joins into one poll")
+    # A keynote: 10,000 phones join one poll within 5 s (docs/performance.md, "join storm").
+    rate_limit_join_room: str = _rate("20000/10s", "joins into one poll")
     rate_limit_vote_ip: str = _rate("20000/10s", "votes from one IP")
     rate_limit_vote_participant: str = _rate("20/10s", "votes of one participant, on any gateway")
     rate_limit_qa_ask: str = _rate("5/60s", "Q&A questions asked by one participant")
@@ -53,6 +54,14 @@ class Settings(EdgeSettings):
 
     # ---- the service ----------------------------------------------------------------------
     port: int = Field(default=8001, ge=0, le=65535)
+    listen_backlog: int = Field(
+        default=4096,
+        ge=1,
+        le=65535,
+        description="Connections the kernel queues before the gateway accepts them (capped by "
+        "net.core.somaxconn). A QR code on a screen is a connect storm: with asyncio's default "
+        "of 100 a full queue drops SYNs and the phones retry after 1, 3, 7 s.",
+    )
     poll_api_url: str = "http://127.0.0.1:8000"
     poll_api_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     # Signs resume tokens; every gateway replica must share it.
