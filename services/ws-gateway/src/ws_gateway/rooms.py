@@ -20,7 +20,6 @@ from pydantic import ValidationError
 
 from contracts.polls import PollStatus, PollView, QuestionState, normalize_room_code
 from contracts.questions import STORED, from_shorthand
-from ws_gateway.shared_read import SharedRead
 from zephyr_runtime.keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -182,8 +181,6 @@ class RoomDirectory:
         self._is_live = is_live
         self._polls: dict[UUID, PollEntry] = {}
         self._codes: dict[str, UUID] = {}
-        # `reload`, shared by the joins that ask at once (each gets a read begun after it asked).
-        self.reload_shared: SharedRead[UUID, PollEntry | None] = SharedRead(self.reload)
 
     def set_liveness(self, is_live: Callable[[UUID], bool]) -> None:
         """`is_live(poll_id)`: a live binding keeps that poll's cached entry current."""
