@@ -87,12 +87,11 @@ class LiveFeed:
     def is_bound(self, poll_id: UUID) -> bool:
         return poll_id in self._bound
 
-    async def acquire(self, poll_id: UUID) -> bool:
-        """A participant of `poll_id` joined here: bind the poll if it is the first. True when
-        this call made the binding (what changed before it may not have reached the cache)."""
+    async def acquire(self, poll_id: UUID) -> None:
+        """A participant of `poll_id` joined here: bind the poll if it is the first."""
         self._users[poll_id] += 1
         try:
-            return await self._sync_binding(poll_id)
+            await self._sync_binding(poll_id)
         except BaseException:
             self._forget_user(poll_id)
             raise
@@ -107,7 +106,7 @@ class LiveFeed:
         if self._users[poll_id] <= 0:
             del self._users[poll_id]
 
-    async def _sync_binding(self, poll_id: UUID) -> bool:
+    async def _sync_binding(self, poll_id: UUID) -> None:
         # Under one lock, bring the binding in line with the current count: concurrent
         # joins and leaves of one poll converge whatever order they run in.
         assert self._queue is not None and self._exchange is not None
@@ -116,7 +115,6 @@ class LiveFeed:
             if wanted and poll_id not in self._bound:
                 await self._queue.bind(self._exchange, routing_key=poll_binding_key(poll_id))
                 self._bound.add(poll_id)
-                return True
             elif not wanted and poll_id in self._bound:
                 self._bound.discard(poll_id)
                 try:
@@ -125,7 +123,6 @@ class LiveFeed:
                     log.warning(
                         "unbind failed", extra={"poll_id": str(poll_id), "error": repr(exc)}
                     )
-            return False
 
     async def _on_traced_message(self, message: AbstractIncomingMessage) -> None:
         """Handle a live message in a span continuing its publisher's trace (a kept tally

@@ -311,22 +311,17 @@ class Session:
     async def _enter(self, participant_id: UUID, nickname: str) -> None:
         """Bind the poll's live updates, then send `joined` with the state as of now."""
         ctx = self.ctx
-        bound_now = await ctx.live.acquire(self.poll_id)
+        await ctx.live.acquire(self.poll_id)
         self._holds_live_binding = True
-        entry = self.entry
-        if bound_now:
-            # Re-read after binding: a change between the connect and the binding is not lost.
-            # Its message may be past already: the screens here hear of it now. A join to a
-            # poll bound before needs no read: the live feed keeps the cache current, and what
-            # the binding's own re-read brings later reaches this socket through `_catch_up`
-            # or, once it is in the audience, through that re-read's announcement.
-            previous = ctx.rooms.get(self.poll_id)
-            try:
-                entry = await ctx.rooms.reload(self.poll_id) or self.entry
-            except RedisError:
-                entry = self.entry
-            if previous is not None and entry is not previous:
-                await ctx.fanout.announce(previous, entry)
+        # Re-read after binding: a change between the connect and the binding is not lost.
+        # Its message may be past already: the screens here hear of it now.
+        previous = ctx.rooms.get(self.poll_id)
+        try:
+            entry = await ctx.rooms.reload(self.poll_id) or self.entry
+        except RedisError:
+            entry = self.entry
+        if previous is not None and entry is not previous:
+            await ctx.fanout.announce(previous, entry)
         snap = await take_snapshot(ctx.redis, ctx.keys, ctx.fanout, entry, participant_id)
         token = issue_token(ctx.settings.token_secret, self.poll_id, participant_id, nickname)
         await send(
