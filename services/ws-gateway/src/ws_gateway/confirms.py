@@ -62,6 +62,14 @@ Accepted = Sequence[tuple[Waiting, Vote]]
 Outcomes = Sequence[tuple[Waiting, Vote | ErrorFrame]]
 
 
+# A publish that timed out may still have reached the queue: the outcome is unknown, not "no".
+# A retry with the same client_vote_id is the same vote (vote_id), so it counts once either way.
+UNCONFIRMED_MESSAGE = (
+    "the vote was not confirmed and may not count; retry with the same client_vote_id "
+    "(it counts once)"
+)
+
+
 def refuse(votes: Iterable[Waiting], code: str) -> None:
     """Answer each vote with `unavailable` (retry in a second); `code` labels the metric."""
     for vote in votes:
@@ -69,7 +77,7 @@ def refuse(votes: Iterable[Waiting], code: str) -> None:
         vote.reply(
             error_frame(
                 "unavailable",
-                "the vote could not be recorded; please retry",
+                UNCONFIRMED_MESSAGE,
                 retry_after=PUBLISH_RETRY_AFTER,
             )
         )
