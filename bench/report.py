@@ -254,19 +254,21 @@ def markdown() -> str:
     ]
     if docs:
         m = docs[0]["machine"]
-        repeats = {d["figures"].get("repeats", 1) for d in docs}
-        finished = sorted(d["finished_at"] for d in docs)
-        commit = (m["git"].get("commit") or "?")[:10]
+        # Scenarios may come from different runs (`python -m bench.run burst` rewrites one
+        # file): each says when, how many runs and on which commit.
+        per_scenario = "; ".join(
+            f"{d['scenario']} {d['finished_at']}, {d['figures'].get('repeats', 1)} run(s), "
+            f"commit {(d['machine']['git'].get('commit') or '?')[:10]}"
+            f"{' + local changes' if d['machine']['git'].get('dirty') else ''}, load average "
+            f"{d['machine']['load_average'][0]:.1f} as it ended"
+            for d in docs
+        )
         lines += [
             "",
-            f"Run `make bench` (`python -m bench.run --repeat {max(repeats)}`), finished "
-            f"{finished[0]} to {finished[-1]}: medians of {max(repeats)} runs per scenario, on "
-            f"{m['cores']} cores ({m['cpu_model']}), {m['memory_bytes'] / 2**30:.1f} GiB, "
-            f"kernel {m['kernel']}, Python {m['python']}, commit {commit}"
-            f"{' + local changes' if m['git'].get('dirty') else ''}; load average (1 min) "
-            f"as each scenario ended: "
-            + ", ".join(f"{d['scenario']} {d['machine']['load_average'][0]:.1f}" for d in docs)
-            + ". Full figures and settings: `bench/results/*.json`.",
+            f"On {m['cores']} cores ({m['cpu_model']}), {m['memory_bytes'] / 2**30:.1f} GiB, "
+            f"kernel {m['kernel']}, Python {m['python']}; with several runs a figure is their "
+            f"median. Finished (UTC), runs, commit and load average (1 min): {per_scenario}. "
+            "Full figures and settings: `bench/results/*.json`.",
         ]
     for name, label in (
         ("joinstorm", "join storm row"),
