@@ -361,3 +361,30 @@ def test_unreadable_quiz_entries_in_redis_are_skipped() -> None:
     assert result_frame_of(entry, good, min_version=4) is None  # of an older scoring
     assert parse_leaderboard("{}") is None
     assert parse_leaderboard(scored(entry.view, 1).model_dump_json()) == scored(entry.view, 1)
+
+
+async def test_a_quiz_tally_that_overtakes_the_opening_is_not_sent(
+    gateway: Gateway, redis_client: aioredis.Redis, keys: RedisKeys, resources: Resources
+) -> None:
+    """The quiz is a draft as this gateway last heard; a tally of it with counts comes before
+    the state message that opens it (the tally's path is faster): the counts of an open quiz
+    must not go out (invariant 6). The close then sends them."""
+    view = await seed_quiz(redis_client, keys, status=PollStatus.DRAFT)
+    fanout = gateway.context.fanout
+    async with client(gateway, view.room_code) as ws, live_publisher(resources) as publish:
+        await join(ws, "Ann")
+        tally = TallyUpdated(
+            poll_id=view.id, qid=QID, kind="quiz", epoch=0, counts=COUNTS, total=8, version=2
+        )
+        await publish(tally, tally_routing_key(view.id))
+        await eventually(lambda: getattr(fanout.latest_tally(view.id, QID), "version", 0) == 2)
+        fanout.flush()
+        await assert_quiet(ws)
+
+        closed = changed(view, QID, status=PollStatus.CLOSED)
+        await write_state(redis_client, keys, closed, 2)
+        await publish(
+            PollStateChanged(poll=closed, state_version=2, qid=QID), state_routing_key(view.id)
+        )
+        frame, _ = await recv_until(ws, "tally")
+        assert (frame["qid"], frame["counts"]) == (QID, COUNTS)

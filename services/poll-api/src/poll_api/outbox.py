@@ -144,7 +144,13 @@ def poll_change_rows(
     qid: int | None = None,
     closed_by: ClosedBy | None = None,
 ) -> list[OutboxMessage]:
-    """The three messages of one change: event, live state and audit."""
+    """The three messages of one change: live state, event and audit, relayed in that order.
+
+    The state goes first: the relay writes it to Redis and the gateways apply it before
+    vote-worker even receives the event and publishes the tally it causes. The other way
+    round, the zero tally of an opening quiz question could reach a gateway that still held
+    the question as not open, and go to the screens (invariant 6: counts of an open quiz).
+    """
     change_key = f"{view.id}:{event}:{state_version}"
     poll_event = PollEvent(
         event_id=uuid.uuid5(EVENT_NAMESPACE, f"event:{change_key}"),
@@ -158,16 +164,16 @@ def poll_change_rows(
     state = PollStateChanged(poll=view, state_version=state_version, qid=qid)
     return [
         outbox_row(
-            poll_event,
-            exchange=POLLS_EXCHANGE,
-            routing_key=poll_event_routing_key(event),
+            state,
+            exchange=LIVE_EXCHANGE,
+            routing_key=state_routing_key(view.id),
             correlation_id=correlation_id,
             occurred_at=occurred_at,
         ),
         outbox_row(
-            state,
-            exchange=LIVE_EXCHANGE,
-            routing_key=state_routing_key(view.id),
+            poll_event,
+            exchange=POLLS_EXCHANGE,
+            routing_key=poll_event_routing_key(event),
             correlation_id=correlation_id,
             occurred_at=occurred_at,
         ),

@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection
 
 from contracts import PollStateChanged, TallyUpdated, utcnow
 from contracts.frames import PollStateFrame, TallyFrame
-from contracts.polls import PollView, QuestionState
+from contracts.polls import PollStatus, PollView, QuestionState
 from ws_gateway import metrics
 from ws_gateway.rooms import PollEntry, RoomDirectory, make_entry
 from ws_gateway.tallies import parse_tally_hash, tally_frame, zero_frame
@@ -87,6 +87,15 @@ def _announced(
         and before.index != q.index
     ]
     return [about, *shifted]
+
+
+def _withheld(entry: PollEntry, question: QuestionState) -> bool:
+    """No tally of `question` goes to the screens: its results are hidden or, for a quiz, it is
+    not closed. A tally that overtook the state message opening a quiz would otherwise go out
+    while this cache still holds the quiz as a draft; the close announces the counts."""
+    if entry.results_hidden(question):
+        return True
+    return question.kind == "quiz" and question.status is not PollStatus.CLOSED
 
 
 class Fanout:
@@ -249,7 +258,7 @@ class Fanout:
                     self._forget_tally(view.id, question.qid)
                     self._broadcast_tally(view.id, zero_frame(question))
                     continue
-            if previous.results_hidden(before):
+            if _withheld(previous, before):
                 # Just revealed: the screens have not seen any tally of it yet.
                 tally = await self._current_tally(view.id, question)
                 frame = tally_frame(tally, question.index) if tally is not None else None
@@ -314,7 +323,7 @@ class Fanout:
             question = entry.by_qid(qid) if entry is not None else None
             if tally is None or entry is None or question is None:
                 continue
-            if entry.results_hidden(question) or tally.epoch < question.epoch:
+            if _withheld(entry, question) or tally.epoch < question.epoch:
                 continue
             frame = tally_frame(tally, question.index)
             if frame is None:
