@@ -98,7 +98,9 @@ class Gateway:
         ctx = self._ctx = GatewayContext(s, redis, connection, self._http)
         admission = Admission(s, ctx.limits.limiter, ctx.events)
         ctx.events.start()
-        await ctx.live.start()
+        # The broker may go down between the connect and this (a restart while we start):
+        # retried like the connect, instead of exiting 1.
+        await _wait_for("rabbitmq live queue", ctx.live.start, connect_timeout)
         ctx.guard.start()
         ctx.batcher.start()
         ctx.fanout.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import Counter
@@ -69,13 +70,19 @@ class LiveFeed:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._channel = await self._connection.channel()
-        self._exchange = await self._channel.get_exchange(LIVE_EXCHANGE)
-        self._queue = await self._channel.declare_queue(
-            self._queue_name, exclusive=True, auto_delete=True
-        )
-        # Live updates are transient (the worker republishes tallies): no acks needed.
-        await self._queue.consume(self._on_traced_message, no_ack=True)
+        """Declare and consume this process's live queue. A failure (the broker shutting down
+        meanwhile) closes the half-made channel, so the caller may simply call again."""
+        channel = await self._connection.channel()
+        try:
+            exchange = await channel.get_exchange(LIVE_EXCHANGE)
+            queue = await channel.declare_queue(self._queue_name, exclusive=True, auto_delete=True)
+            # Live updates are transient (the worker republishes tallies): no acks needed.
+            await queue.consume(self._on_traced_message, no_ack=True)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await channel.close()
+            raise
+        self._channel, self._exchange, self._queue = channel, exchange, queue
         self._connection.reconnect_callbacks.add(self._on_reconnect)
 
     async def check(self) -> None:
