@@ -14,10 +14,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from contracts import AuditBatch, AuditEvent, ParticipantJoined, ParticipantsJoined
+from contracts import AuditEvent, ParticipantJoined, ParticipantsJoined
 from contracts.participants import MAX_JOINS_PER_BATCH
-from contracts.topology import AUDIT_EXCHANGE, PARTICIPANTS_QUEUE, audit_routing_key
-from ws_gateway.audit import SERVICE
+from contracts.topology import PARTICIPANTS_QUEUE
+from ws_gateway.audit import publish_audit
 from zephyr_runtime.amqp import ConfirmedPublisher
 
 log = logging.getLogger(__name__)
@@ -78,12 +78,7 @@ class JoinAnnouncer:
             self._publisher.publish(
                 joined, exchange="", routing_key=PARTICIPANTS_QUEUE, correlation_id=first
             ),
-            self._publisher.publish(
-                AuditBatch(events=[j.audit for j in batch]),
-                exchange=AUDIT_EXCHANGE,
-                routing_key=audit_routing_key(SERVICE),
-                correlation_id=first,
-            ),
+            publish_audit(self._publisher, [j.audit for j in batch], correlation_id=first),
             return_exceptions=True,
         )
         for name, result in zip(("participant", "audit"), results, strict=True):
